@@ -1,0 +1,37 @@
+/**
+ * The environment variables Sluice reads: `SLUICE_` + the configuration path in SNAKE_CASE
+ * (`limits.maxLimit` → `SLUICE_LIMITS_MAX_LIMIT`), plus the short aliases of SPEC §1.
+ */
+const LEAVES = [
+  'database.url', 'database.replicas', 'database.schemas', 'database.pool.max', 'database.pool.acquireTimeout',
+  'database.pool.statementTimeout', 'database.preparedStatements', 'database.searchConfig',
+  'redis.url',
+  'server.port', 'server.host', 'server.basePath', 'server.trustProxy', 'server.headersTimeout',
+  'server.requestTimeout', 'server.keepAliveTimeout',
+  'limits.defaultLimit', 'limits.maxLimit', 'limits.maxDepth', 'limits.maxBatch', 'limits.maxAffected',
+  'limits.maxStreamRows', 'limits.bodySize', 'limits.maxUrlLength',
+  'log.level',
+] as const;
+
+const ALIASES: Record<string, string> = { SLUICE_PORT: 'server.port', SLUICE_HOST: 'server.host' };
+
+/** `limits.maxLimit` → `SLUICE_LIMITS_MAX_LIMIT` */
+export function envName(path: string): string {
+  return 'SLUICE_' + path.split('.').map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+}
+
+/** Every variable Sluice reads, with the configuration path it sets (for docs and `--help`). */
+export const ENV_VARIABLES: ReadonlyArray<readonly [name: string, path: string]> = [
+  ...Object.entries(ALIASES),
+  ...LEAVES.map((p) => [envName(p), p] as const),
+];
+
+/** The values the environment sets, as `path → raw string`. */
+export function readEnv(env: NodeJS.ProcessEnv): Map<string, { value: string; source: string }> {
+  const out = new Map<string, { value: string; source: string }>();
+  for (const [name, path] of ENV_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out.set(path, { value, source: name });
+  }
+  return out;
+}

@@ -1,0 +1,99 @@
+/**
+ * The Fastify shell: limits at the edge (URL length, body size, header and request timeouts),
+ * health, the problem pages, the resource routes and the documentation. Stages below never see
+ * Fastify; errors from any of them become problem+json here and only here.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Engine } from '../engine.ts';
+import { PROBLEMS, SluiceError } from '../errors/registry.ts';
+import { problem } from './problem.ts';
+import { resourceRoutes } from './resource-routes.ts';
+import { problemPage } from './problem-pages.ts';
+import { openapiRoutes } from '../openapi/routes.ts';
+import { VERSION } from '../version.ts';
+
+export interface ServerOptions {
+  readonly engine: Engine;
+  /** pino options or false; defaults to JSON logs at `log.level`. */
+  readonly logger?: boolean | Record<string, unknown>;
+  /** Answers `/health/ready`: false while starting or draining. */
+  readonly ready?: () => boolean;
+}
+
+const EMPTY_QUERY = Object.freeze({});
+
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const { engine } = options;
+  const { config } = engine;
+  const app = Fastify({
+    logger: options.logger ?? { level: config.log.level },
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.limits.bodySize,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    requestTimeout: config.server.requestTimeout,
+    connectionTimeout: 0,
+    keepAliveTimeout: config.server.keepAliveTimeout,
+    http: { headersTimeout: config.server.headersTimeout },
+    return503OnClosing: true,
+    trustProxy: config.server.trustProxy,
+    routerOptions: {
+      maxParamLength: config.limits.maxUrlLength, ignoreTrailingSlash: true, caseSensitive: true,
+      // The query grammar of SPEC §3 is parsed from the raw URL by request/query-params.ts.
+      querystringParser: () => EMPTY_QUERY,
+    },
+    clientErrorHandler: (err, socket) => {
+      const code = (err as { code?: string }).code;
+      const kind = code === 'HPE_HEADER_OVERFLOW' ? 'SLUICE_HEADERS_TOO_LARGE' : 'SLUICE_BAD_REQUEST';
+      if (!socket.writable || code === 'ECONNRESET') return socket.destroy();
+      const p = problem(new SluiceError(kind, PROBLEMS[kind].help), randomUUID());
+      const body = JSON.stringify(p.body);
+      socket.end(`HTTP/1.1 ${p.status} ${PROBLEMS[kind].title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if ((request.raw.url ?? '').length > config.limits.maxUrlLength) {
+      throw new SluiceError('SLUICE_URL_TOO_LONG', `the URL is longer than ${config.limits.maxUrlLength} characters (limits.maxUrlLength)`);
+    }
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const p = problem(error, request.id);
+    if (p.unexpected) request.log.error({ err: error, url: request.url, method: request.method }, 'unexpected error');
+    return reply.code(p.status).headers(p.headers).type('application/problem+json').send(JSON.stringify(p.body));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const p = problem(new SluiceError('SLUICE_NOT_FOUND', `nothing is served at ${request.method} ${request.url.split('?')[0]}`), request.id);
+    return reply.code(404).type('application/problem+json').send(JSON.stringify(p.body));
+  });
+
+  app.get('/health/live', async () => ({ status: 'ok' }));
+  app.get('/health/ready', async (request, reply) => {
+    if (options.ready && !options.ready()) throw new SluiceError('SLUICE_NOT_READY', 'the instance is starting or draining', undefined, { 'retry-after': '1' });
+    try {
+      await Promise.race([engine.db.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+    } catch {
+      throw new SluiceError('SLUICE_DATABASE_UNAVAILABLE', 'the database does not answer', undefined, { 'retry-after': '5' });
+    }
+    reply.header('cache-control', 'no-store');
+    return { status: 'ok', resources: engine.snapshot().resources.size, schemaLoadedAt: engine.snapshot().loadedAt.toISOString() };
+  });
+  app.get('/problems/:slug', async (request, reply) => {
+    const html = problemPage((request.params as { slug: string }).slug);
+    if (!html) throw new SluiceError('SLUICE_NOT_FOUND', 'no such problem type');
+    return reply.type('text/html; charset=utf-8').send(html);
+  });
+  app.get('/', async () => ({
+    name: 'sluice', version: VERSION, api: config.server.basePath, docs: '/docs', openapi: '/openapi.json',
+    resources: [...engine.snapshot().resources.keys()].map((r) => `${config.server.basePath}/${r}`),
+  }));
+
+  resourceRoutes(app, engine);
+  openapiRoutes(app, engine);
+  return app;
+}

@@ -1,0 +1,96 @@
+/**
+ * Checks a raw URL value against a column type and turns it into the value to bind. Anything that
+ * does not fit is a 400 naming the parameter, so no malformed value ever reaches the database.
+ */
+import { SluiceError } from '../errors/registry.ts';
+import type { Column, ColumnType } from '../schema/model.ts';
+
+const INTEGER = /^[+-]?\d+$/;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+const TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+const INFINITE = new Set(['infinity', '-infinity']);
+
+function invalid(param: string, column: Column, value: string, expected: string): SluiceError {
+  const shown = value.length > 60 ? `${value.slice(0, 60)}…` : value;
+  return new SluiceError('SLUICE_INVALID_VALUE', `${param}: '${shown}' is not a valid value for ${column.name} (${column.type.dbType}): expected ${expected}`,
+    [{ field: param, message: `expected ${expected}` }]);
+}
+
+function validDate(y: string, m: string, d: string): boolean {
+  const month = Number(m), day = Number(d);
+  return Number(y) >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(Number(y), month, 0)).getUTCDate();
+}
+
+/** The semantic value of `raw` for a column of `type`, or a thrown 400. */
+export function coerceValue(type: ColumnType, column: Column, raw: string, param: string): unknown {
+  switch (type.kind) {
+    case 'integer':
+    case 'bigint': {
+      if (!INTEGER.test(raw)) throw invalid(param, column, raw, 'an integer');
+      const n = BigInt(raw);
+      const [min, max] = type.range ?? [BigInt(Number.MIN_SAFE_INTEGER), BigInt(Number.MAX_SAFE_INTEGER)];
+      if (n < min || n > max) throw invalid(param, column, raw, `an integer from ${min} to ${max}`);
+      return type.kind === 'integer' ? Number(n) : n;
+    }
+    case 'number': {
+      if (/^(NaN|[+-]?Infinity)$/.test(raw)) return raw;
+      if (!NUMBER.test(raw) || !Number.isFinite(Number(raw))) throw invalid(param, column, raw, 'a number');
+      return Number(raw);
+    }
+    case 'decimal':
+      if (!NUMBER.test(raw) || raw.length > 1000) throw invalid(param, column, raw, 'a decimal number');
+      return raw;
+    case 'boolean':
+      if (raw === 'true') return true;
+      if (raw === 'false') return false;
+      throw invalid(param, column, raw, 'true or false');
+    case 'date': {
+      const m = DATE.exec(raw);
+      if ((!m || !validDate(m[1]!, m[2]!, m[3]!)) && !INFINITE.has(raw)) throw invalid(param, column, raw, 'a date (YYYY-MM-DD)');
+      return raw;
+    }
+    case 'timestamp': {
+      const m = TIMESTAMP.exec(raw);
+      const ok = m && validDate(m[1]!, m[2]!, m[3]!) && Number(m[4] ?? 0) < 24 && Number(m[5] ?? 0) < 60 && Number(m[6] ?? 0) < 60;
+      if (!ok && !INFINITE.has(raw)) throw invalid(param, column, raw, 'an ISO 8601 timestamp (2024-01-31T12:00:00Z)');
+      return raw;
+    }
+    case 'time': {
+      const m = TIME.exec(raw);
+      if (!m || Number(m[1]) > 24 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) throw invalid(param, column, raw, 'a time (HH:MM:SS)');
+      return raw;
+    }
+    case 'uuid':
+      if (!UUID.test(raw)) throw invalid(param, column, raw, 'a UUID');
+      return raw;
+    case 'string':
+      if (type.enumValues && !type.enumValues.includes(raw)) throw invalid(param, column, raw, `one of ${type.enumValues.join(', ')}`);
+      if (raw.includes('\0')) throw invalid(param, column, raw, 'text without NUL characters');
+      return raw;
+    default:
+      if (raw.includes('\0')) throw invalid(param, column, raw, 'text without NUL characters');
+      return raw;
+  }
+}
+
+/** Column kinds each operator applies to (`null` applies to all). */
+const ORDERED = new Set(['integer', 'bigint', 'number', 'decimal', 'string', 'date', 'timestamp', 'time', 'uuid', 'other']);
+const EQUATABLE = new Set([...ORDERED, 'boolean']);
+const TEXT = new Set(['string']);
+
+export function operatorApplies(op: string, type: ColumnType): boolean {
+  switch (op) {
+    case 'null': return true;
+    case 'eq': case 'ne': case 'in': case 'nin': return EQUATABLE.has(type.kind);
+    case 'gt': case 'gte': case 'lt': case 'lte': return ORDERED.has(type.kind);
+    case 'like': case 'ilike': return TEXT.has(type.kind);
+    case 'search': return TEXT.has(type.kind) || type.kind === 'tsvector';
+    default: return false;
+  }
+}
+
+/** Whether rows can be ordered by a column of this type. */
+export const sortable = (type: ColumnType): boolean => EQUATABLE.has(type.kind);

@@ -1,0 +1,82 @@
+/**
+ * Validates write bodies against the resource's JSON Schema (Ajv, compiled once per resource and
+ * kind of write) before anything reaches the database: a 422 lists every field that is wrong.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { SluiceError, type FieldError } from '../errors/registry.ts';
+import type { Resource } from '../schema/model.ts';
+import { rowSchema, type RowMode } from '../schema/json-schema.ts';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false }));
+const cache = new WeakMap<Resource, Map<RowMode, ValidateFunction>>();
+
+function validator(resource: Resource, mode: Exclude<RowMode, 'read'>): ValidateFunction {
+  let byMode = cache.get(resource);
+  if (!byMode) cache.set(resource, (byMode = new Map()));
+  let fn = byMode.get(mode);
+  if (!fn) byMode.set(mode, (fn = ajv.compile(rowSchema(resource, mode))));
+  return fn;
+}
+
+function fieldErrors(errors: readonly ErrorObject[], prefix: string): FieldError[] {
+  const out: FieldError[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    const path = e.instancePath.split('/').slice(1).join('.');
+    let field = path, message = e.message ?? 'is invalid';
+    if (e.keyword === 'required') {
+      field = String((e.params as { missingProperty: string }).missingProperty);
+      message = 'is required';
+    } else if (e.keyword === 'additionalProperties') {
+      field = String((e.params as { additionalProperty: string }).additionalProperty);
+      message = 'is not a writable column of this resource';
+    } else if (e.keyword === 'anyOf' || e.keyword === 'type' || e.keyword === 'pattern') {
+      message = e.keyword === 'anyOf' ? 'has the wrong type or form' : message;
+    }
+    const key = `${prefix}${field}`;
+    if (seen.has(key) && e.keyword !== 'required' && e.keyword !== 'additionalProperties') continue;
+    seen.add(key);
+    out.push({ field: key || '(body)', message });
+  }
+  return out;
+}
+
+export interface ValidatedBody {
+  readonly rows: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  /** The body was an array (a bulk create). */
+  readonly many: boolean;
+}
+
+/** @example validateBody(orders, { customer_id: 7, status: 'paid', total: '9.90' }, 'insert', 1000) */
+export function validateBody(resource: Resource, body: unknown, mode: Exclude<RowMode, 'read'>, maxBatch: number): ValidatedBody {
+  const many = Array.isArray(body);
+  if (many && mode !== 'insert') throw new SluiceError('SLUICE_INVALID_BODY', 'expected one JSON object', [{ field: '(body)', message: 'expected an object' }]);
+  const rows = many ? (body as unknown[]) : [body];
+  if (rows.length === 0) throw new SluiceError('SLUICE_INVALID_BODY', 'expected at least one row', [{ field: '(body)', message: 'empty array' }]);
+  if (rows.length > maxBatch) {
+    throw new SluiceError('SLUICE_BATCH_TOO_LARGE', `a bulk create holds at most ${maxBatch} rows (limits.maxBatch); this one holds ${rows.length}`, [{ field: '(body)', message: `at most ${maxBatch} rows` }]);
+  }
+  const validate = validator(resource, mode);
+  const errors: FieldError[] = [];
+  rows.forEach((row, i) => {
+    const prefix = many ? `[${i}].` : '';
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
+      errors.push({ field: many ? `[${i}]` : '(body)', message: 'expected an object' });
+      return;
+    }
+    for (const key of Object.keys(row)) {
+      const column = resource.columnsByName.get(key);
+      if (column?.readOnly) errors.push({ field: `${prefix}${key}`, message: 'is computed by the database and cannot be written' });
+    }
+    if (!validate(row)) errors.push(...fieldErrors(validate.errors ?? [], prefix).filter((e) => !errors.some((x) => x.field === e.field)));
+    if (mode === 'update' && Object.keys(row).length === 0) errors.push({ field: '(body)', message: 'sets no column' });
+  });
+  if (errors.length) {
+    const first = errors[0]!;
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+    throw new SluiceError('SLUICE_INVALID_BODY', `${resource.name}: ${first.field} ${first.message}${more}`, errors.slice(0, 100));
+  }
+  return { rows: rows as Record<string, unknown>[], many };
+}

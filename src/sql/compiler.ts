@@ -1,0 +1,412 @@
+/**
+ * Plan → SQL. One statement per read, embeds included, with the JSON built inside the database.
+ * Dialects override a few hooks of this default compiler (quoting, placeholders, JSON building,
+ * pattern matching, capability flags); the rest is shared. Values only ever appear as bound
+ * parameters; identifiers only ever come from the schema snapshot.
+ *
+ * Shape of a list read (rows: j = the row's JSON, k0… = sort values for the cursor):
+ *   select <json of a0 with embeds> as j, a0.k… from
+ *     (select <needed columns> from <table> as a0 where <filters> [and <after cursor>]
+ *      order by <sort> limit <n + 1>) as a0
+ * With `count`, that page is left-joined to `(select count(*) …)` so the total arrives even when
+ * the page is empty. Embeds are correlated subqueries on the page's rows only, so their cost does
+ * not depend on how many rows the filter matched.
+ */
+import type { Column, ColumnType, DialectName, Relation, Resource } from '../schema/model.ts';
+import type { PlanCondition, PlanFilter, PlanSort, ReadPlan, SelectPlan } from '../plan/nodes.ts';
+import type { InsertPlan, UpdatePlan, DeletePlan } from '../plan/mutate-plan.ts';
+
+/** `count=estimated` counts exactly up to this many rows, then asks the planner. */
+export const ESTIMATE_CAP = 10_000;
+
+export interface Compiled {
+  readonly text: string;
+  readonly params: readonly unknown[];
+}
+
+/** A read: each row is [j, k0…kn, total?]. */
+export interface ReadStatement extends Compiled {
+  readonly keyCount: number;
+  readonly withTotal: boolean;
+}
+
+export interface JsonRow {
+  /** The JSON expression. */
+  readonly expr: string;
+  /** Appended to the FROM clause of the select that computes `expr` (starts with ', ' when set). */
+  readonly from: string;
+}
+
+/** Collects parameters and aliases while one statement is compiled. */
+export class Context {
+  readonly params: unknown[] = [];
+  private aliases = 0;
+  private readonly placeholder: (index: number) => string;
+  constructor(placeholder: (index: number) => string) {
+    this.placeholder = placeholder;
+  }
+  param(value: unknown): string {
+    this.params.push(value);
+    return this.placeholder(this.params.length);
+  }
+  alias(): string {
+    return `a${this.aliases++}`;
+  }
+}
+
+export abstract class SqlCompiler {
+  abstract readonly dialect: DialectName;
+  /** Most bound parameters one statement may carry. */
+  abstract readonly maxParams: number;
+  /** `DEFAULT` is allowed inside a multi-row VALUES list. */
+  abstract readonly defaultInValues: boolean;
+  /** `WITH … UPDATE … RETURNING` can be used as a data source (bulk writes in one statement). */
+  abstract readonly dataModifyingCte: boolean;
+  /** An upsert's RETURNING can tell a created row from a replaced one (PUT → 201 or 200). */
+  abstract readonly reportsInserted: boolean;
+
+  protected abstract placeholder(index: number): string;
+  /**
+   * One row's JSON object from key/expression pairs, keys in order: the expression, and a FROM
+   * item it needs (PostgreSQL names the row's fields in a LATERAL subquery; SQLite needs none).
+   */
+  protected abstract jsonRow(pairs: ReadonlyArray<readonly [string, string]>, ctx: Context): JsonRow;
+  /** A JSON array of `expr` over the rows of the enclosing query, `[]` when there are none. */
+  protected abstract jsonAgg(expr: string, orderBy: string): string;
+  /** Makes the value of a JSON-producing subquery nest as JSON (not as a string) in a parent object. */
+  protected abstract nestJson(expr: string): string;
+  /** The value of a column as it should appear in JSON (exact numerics and 64-bit integers as strings…). */
+  abstract jsonValue(expr: string, type: ColumnType): string;
+  protected abstract like(expr: string, column: Column, pattern: string, ctx: Context, insensitive: boolean): string;
+  protected abstract search(expr: string, column: Column, text: string, ctx: Context): string;
+  protected abstract inList(expr: string, column: Column, values: readonly unknown[], ctx: Context): string;
+  /** Converts a typed value into what the driver binds for a column of this type. */
+  abstract bind(value: unknown, type: ColumnType): unknown;
+  /** An estimate of the rows of a table from planner statistics, or null when the dialect has none. */
+  protected abstract estimatedCount(resource: Resource, exact: string): string;
+
+  ident(name: string): string {
+    return `"${name.replaceAll('"', '""')}"`;
+  }
+
+  table(resource: Resource): string {
+    return `${this.ident(resource.schema)}.${this.ident(resource.table)}`;
+  }
+
+  protected col(alias: string | null, name: string): string {
+    return alias === null ? this.ident(name) : `${alias}.${this.ident(name)}`;
+  }
+
+  protected orderItem(expr: string, descending: boolean, nullable: boolean): string {
+    if (!nullable) return descending ? `${expr} desc` : expr;
+    return descending ? `${expr} desc nulls first` : `${expr} asc nulls last`;
+  }
+
+  protected orderBy(alias: string, sort: readonly PlanSort[]): string {
+    return sort.map((s) => this.orderItem(this.col(alias, s.column.name), s.descending, s.column.nullable)).join(', ');
+  }
+
+  /** A SQL string literal (for JSON keys and catalog names, never for request values). */
+  protected literal(text: string): string {
+    return `'${text.replaceAll("'", "''")}'`;
+  }
+
+  protected get falseLiteral(): string {
+    return 'false';
+  }
+
+  protected get trueLiteral(): string {
+    return 'true';
+  }
+
+  // --- filters ---------------------------------------------------------------------------------
+
+  protected condition(c: PlanCondition, alias: string, ctx: Context): string {
+    const expr = this.col(alias, c.column.name);
+    let sql: string;
+    switch (c.op) {
+      case 'eq': sql = `${expr} = ${ctx.param(this.bind(c.value, c.column.type))}`; break;
+      case 'ne': sql = `${expr} <> ${ctx.param(this.bind(c.value, c.column.type))}`; break;
+      case 'gt': sql = `${expr} > ${ctx.param(this.bind(c.value, c.column.type))}`; break;
+      case 'gte': sql = `${expr} >= ${ctx.param(this.bind(c.value, c.column.type))}`; break;
+      case 'lt': sql = `${expr} < ${ctx.param(this.bind(c.value, c.column.type))}`; break;
+      case 'lte': sql = `${expr} <= ${ctx.param(this.bind(c.value, c.column.type))}`; break;
+      case 'in': sql = this.inList(expr, c.column, c.value as unknown[], ctx); break;
+      case 'nin': sql = `not (${this.inList(expr, c.column, c.value as unknown[], ctx)})`; break;
+      case 'like': sql = this.like(expr, c.column, String(c.value), ctx, false); break;
+      case 'ilike': sql = this.like(expr, c.column, String(c.value), ctx, true); break;
+      case 'search': sql = this.search(expr, c.column, String(c.value), ctx); break;
+      case 'null': return (c.value === true) !== c.negate ? `${expr} is null` : `${expr} is not null`;
+    }
+    return c.negate ? `not (${sql})` : sql;
+  }
+
+  /** `target.targetColumns = parent.columns` for a direct relation. */
+  protected join(relation: Relation, parent: string, child: string): string {
+    return relation.columns.map((c, i) => `${this.col(child, relation.targetColumns[i]!)} = ${this.col(parent, c)}`).join(' and ');
+  }
+
+  filter(f: PlanFilter, alias: string, ctx: Context): string {
+    switch (f.kind) {
+      case 'cond': return this.condition(f, alias, ctx);
+      case 'exists': {
+        const inner = ctx.alias();
+        return `exists (select 1 from ${this.table(f.target)} as ${inner} where ${this.join(f.relation, alias, inner)} and ${this.filter(f.filter, inner, ctx)})`;
+      }
+      case 'and':
+      case 'or': {
+        const parts = f.items.map((item) => this.filter(item, alias, ctx));
+        const body = parts.length === 0 ? (f.kind === 'and' ? this.trueLiteral : this.falseLiteral) : parts.length === 1 ? parts[0]! : `(${parts.join(` ${f.kind} `)})`;
+        return f.negate ? `not ${body.startsWith('(') ? body : `(${body})`}` : body;
+      }
+    }
+  }
+
+  /**
+   * Rows strictly after the cursor row in the sort order (ascending sorts put nulls last,
+   * descending ones first). Uses a row comparison when every column shares a direction and none
+   * is nullable, so an index on the sort columns serves any page at the same cost; otherwise the
+   * expanded form with an index-friendly bound on the first column.
+   */
+  protected after(sort: readonly PlanSort[], values: readonly unknown[], alias: string, ctx: Context): string {
+    const exprs = sort.map((s) => this.col(alias, s.column.name));
+    const bound = values.map((v, i) => (v === null ? null : ctx.param(this.bind(v, sort[i]!.column.type))));
+    const uniform = sort.every((s) => s.descending === sort[0]!.descending && !s.column.nullable);
+    if (uniform) {
+      const op = sort[0]!.descending ? '<' : '>';
+      return sort.length === 1 ? `${exprs[0]} ${op} ${bound[0]}` : `(${exprs.join(', ')}) ${op} (${bound.join(', ')})`;
+    }
+    const equal = (i: number) => (bound[i] === null ? `${exprs[i]} is null` : `${exprs[i]} = ${bound[i]}`);
+    const beyond = (i: number): string | null => {
+      const s = sort[i]!, b = bound[i];
+      if (s.descending) return b === null ? `${exprs[i]} is not null` : `${exprs[i]} < ${b}`;
+      if (b === null) return null; // nothing sorts after null in ascending order
+      return s.column.nullable ? `(${exprs[i]} > ${b} or ${exprs[i]} is null)` : `${exprs[i]} > ${b}`;
+    };
+    const terms: string[] = [];
+    for (let i = 0; i < sort.length; i++) {
+      const step = beyond(i);
+      if (step !== null) terms.push([...Array.from({ length: i }, (_, j) => equal(j)), step].join(' and '));
+    }
+    const expanded = terms.length === 0 ? this.falseLiteral : `(${terms.join(' or ')})`;
+    const first = sort[0]!;
+    if (bound[0] !== null && !first.column.nullable) return `${exprs[0]} ${first.descending ? '<=' : '>='} ${bound[0]} and ${expanded}`;
+    return expanded;
+  }
+
+  // --- JSON rows and embeds ----------------------------------------------------------------------
+
+  /** The JSON object of one row of `plan` read through `alias`, embeds included. */
+  protected rowJson(plan: SelectPlan, alias: string, ctx: Context): JsonRow {
+    const pairs: Array<readonly [string, string]> = plan.columns.map((c) => [c.name, this.jsonValue(this.col(alias, c.name), c.type)] as const);
+    for (const embed of plan.embeds) pairs.push([embed.key, this.nestJson(this.embed(embed.plan, embed.relation, alias, ctx))]);
+    return this.jsonRow(pairs, ctx);
+  }
+
+  /** A correlated subquery: the embedded row (to-one) or array of rows (to-many) of `parent`'s row. */
+  protected embed(plan: SelectPlan, relation: Relation, parent: string, ctx: Context): string {
+    const a = ctx.alias();
+    const where: string[] = [];
+    let from = `${this.table(plan.resource)} as ${a}`;
+    if (relation.junction) {
+      const j = ctx.alias();
+      const jr = relation.junction;
+      from += ` join ${this.ident(jr.schema)}.${this.ident(jr.table)} as ${j} on ${jr.targetColumns.map((c, i) => `${this.col(j, c)} = ${this.col(a, relation.targetColumns[i]!)}`).join(' and ')}`;
+      where.push(jr.sourceColumns.map((c, i) => `${this.col(j, c)} = ${this.col(parent, relation.columns[i]!)}`).join(' and '));
+    } else {
+      where.push(this.join(relation, parent, a));
+    }
+    if (plan.filter) where.push(this.filter(plan.filter, a, ctx));
+    const whereSql = where.join(' and ');
+    const row = this.rowJson(plan, a, ctx);
+    if (relation.kind === 'one') return `(select ${row.expr} from ${from}${row.from} where ${whereSql} limit 1)`;
+    if (plan.limit === null && plan.offset === null) {
+      return `(select ${this.jsonAgg(row.expr, this.orderBy(a, plan.sort))} from ${from}${row.from} where ${whereSql})`;
+    }
+    const x = ctx.alias();
+    const keys = plan.sort.map((s, i) => `, ${this.col(a, s.column.name)} as k${i}`).join('');
+    const xSort = plan.sort.map((s, i) => this.orderItem(`${x}.k${i}`, s.descending, s.column.nullable)).join(', ');
+    return `(select ${this.jsonAgg(this.nestJson(`${x}.j`), xSort)} from (select ${row.expr} as j${keys} from ${from}${row.from} where ${whereSql} order by ${this.orderBy(a, plan.sort)}${this.limitOffset(plan.limit, plan.offset, ctx)}) as ${x})`;
+  }
+
+  protected limitOffset(limit: number | null, offset: number | null, ctx: Context): string {
+    let sql = '';
+    if (limit !== null) sql += ` limit ${ctx.param(limit)}`;
+    if (offset !== null && offset > 0) sql += ` offset ${ctx.param(offset)}`;
+    return sql;
+  }
+
+  /** Columns the page must carry for the outer select: output, embed joins and sort keys. */
+  private pageColumns(plan: SelectPlan): string[] {
+    const names = new Set<string>(plan.columns.map((c) => c.name));
+    for (const e of plan.embeds) for (const c of e.relation.columns) names.add(c);
+    for (const s of plan.sort) names.add(s.column.name);
+    return [...names];
+  }
+
+  // --- reads ---------------------------------------------------------------------------------------
+
+  /** @example compiler.read(planRead({ … })) → { text: 'select …', params: ['paid', 26] } */
+  read(plan: ReadPlan): ReadStatement {
+    const ctx = new Context((i) => this.placeholder(i));
+    const root = plan.root;
+    const a = ctx.alias();
+    const table = `${this.table(root.resource)} as ${a}`;
+    const where: string[] = [];
+    const filterSql = root.filter ? this.filter(root.filter, a, ctx) : null;
+    if (filterSql) where.push(filterSql);
+    if (plan.after) where.push(this.after(root.sort, plan.after, a, ctx));
+    const whereSql = where.length ? ` where ${where.join(' and ')}` : '';
+
+    if (plan.mode === 'one') {
+      const row = this.rowJson(root, a, ctx);
+      return { text: `select ${row.expr} as j from ${table}${row.from}${whereSql}`, params: ctx.params, keyCount: 0, withTotal: false };
+    }
+    const fetch = plan.mode === 'list' ? root.limit! + 1 : root.limit;
+    const inner = `select ${this.pageColumns(root).map((c) => this.col(a, c)).join(', ')} from ${table}${whereSql}`
+      + (root.sort.length ? ` order by ${this.orderBy(a, root.sort)}` : '')
+      + this.limitOffset(fetch, root.offset, ctx);
+    const keys = root.sort.map((s, i) => `${this.col(a, s.column.name)} as k${i}`);
+    const row = this.rowJson(root, a, ctx);
+    const page = `select ${row.expr} as j${keys.map((k) => `, ${k}`).join('')} from (${inner}) as ${a}${row.from}`;
+    if (!plan.count) return { text: page, params: ctx.params, keyCount: keys.length, withTotal: false };
+
+    const c = ctx.alias();
+    const countWhere = filterSql ? ` where ${filterSql}` : '';
+    const exact = `select count(*) from ${this.table(root.resource)} as ${a}${countWhere}`;
+    const total = plan.count !== 'estimated' ? `(${exact})`
+      : filterSql ? `(select count(*) from (select 1 from ${this.table(root.resource)} as ${a}${countWhere} limit ${ESTIMATE_CAP + 1}) as s)`
+      : this.estimatedCount(root.resource, exact);
+    const p = ctx.alias();
+    const order = root.sort.map((s, i) => this.orderItem(`${p}.k${i}`, s.descending, s.column.nullable)).join(', ');
+    return {
+      text: `select ${p}.j${keys.map((_, i) => `, ${p}.k${i}`).join('')}, ${c}.n from (select ${total} as n) as ${c} left join (${page}) as ${p} on ${this.trueLiteral}${order ? ` order by ${order}` : ''}`,
+      params: ctx.params, keyCount: keys.length, withTotal: true,
+    };
+  }
+
+  /** Values of each column as text for CSV: `[header names, select expressions]`. */
+  csvColumns(plan: SelectPlan, alias: string, ctx: Context): string[] {
+    const out = plan.columns.map((c) => this.textValue(this.col(alias, c.name), c.type));
+    for (const embed of plan.embeds) out.push(this.embed(embed.plan, embed.relation, alias, ctx));
+    return out;
+  }
+
+  /**
+   * The planner's estimate of the rows matching a read's filter (`explain`), for
+   * `count=estimated` beyond {@link ESTIMATE_CAP}; null where the dialect has no estimate.
+   */
+  explainCount(_plan: ReadPlan): Compiled | null {
+    return null;
+  }
+
+  /** A column's value as text for CSV cells (timestamps ISO, booleans true/false). */
+  protected abstract textValue(expr: string, type: ColumnType): string;
+
+  /** A read whose rows are the CSV cells of each row instead of one JSON text. */
+  readCsv(plan: ReadPlan): Compiled & { header: string[] } {
+    const ctx = new Context((i) => this.placeholder(i));
+    const root = plan.root;
+    const a = ctx.alias();
+    const where: string[] = [];
+    if (root.filter) where.push(this.filter(root.filter, a, ctx));
+    if (plan.after) where.push(this.after(root.sort, plan.after, a, ctx));
+    const inner = `select ${this.pageColumns(root).map((c) => this.col(a, c)).join(', ')} from ${this.table(root.resource)} as ${a}`
+      + (where.length ? ` where ${where.join(' and ')}` : '')
+      + (root.sort.length ? ` order by ${this.orderBy(a, root.sort)}` : '')
+      + this.limitOffset(root.limit, root.offset, ctx);
+    const cells = this.csvColumns(root, a, ctx);
+    return {
+      text: `select ${cells.join(', ')} from (${inner}) as ${a}`, params: ctx.params,
+      header: [...root.columns.map((c) => c.name), ...root.embeds.map((e) => e.key)],
+    };
+  }
+
+  // --- writes --------------------------------------------------------------------------------------
+
+  /**
+   * The written rows of a DML statement as [j, primary key…, extra…]: the row's JSON (columns
+   * only), and the key for the `Location` of a created row. `extra` adds returned expressions.
+   */
+  protected writeResult(dml: string, resource: Resource, columns: readonly Column[], ctx: Context, extra = ''): string {
+    const row = this.jsonRow(columns.map((c) => [c.name, this.jsonValue(this.ident(c.name), c.type)] as const), ctx);
+    return `${dml} returning ${row.expr} as j${resource.primaryKey.map((k, i) => `, ${this.ident(k)} as k${i}`).join('')}${extra}`;
+  }
+
+  /** Multi-row INSERT (with `on conflict … do update` for upserts and PUT). */
+  insert(plan: InsertPlan): Compiled {
+    const ctx = new Context((i) => this.placeholder(i));
+    const cols = plan.columns;
+    const rows = plan.rows.map((row) => `(${cols.map((c) => (row.has(c.name) ? ctx.param(this.bind(row.get(c.name), c.type)) : this.missing(c))).join(', ')})`);
+    let dml = cols.length === 0
+      ? `insert into ${this.table(plan.resource)} default values`
+      : `insert into ${this.table(plan.resource)} (${cols.map((c) => this.ident(c.name)).join(', ')}) values ${rows.join(', ')}`;
+    if (plan.onConflict) {
+      const target = plan.onConflict.columns.map((c) => this.ident(c)).join(', ');
+      const update = plan.onConflict.update.length ? plan.onConflict.update : plan.onConflict.columns.map((n) => plan.resource.columnsByName.get(n)!);
+      dml += ` on conflict (${target}) do update set ${update.map((c) => `${this.ident(c.name)} = excluded.${this.ident(c.name)}`).join(', ')}`;
+    }
+    return { text: this.writeResult(dml, plan.resource, plan.returning, ctx, this.insertedFlag(plan)), params: ctx.params };
+  }
+
+  /** What a multi-row VALUES list holds for a column one row leaves out. */
+  protected missing(_column: Column): string {
+    return 'default';
+  }
+
+  /** PUT: an extra returned column telling an insert from an update, where the dialect can. */
+  protected insertedFlag(_plan: InsertPlan): string {
+    return '';
+  }
+
+  /** `update … set … where …`, compiled into `ctx` with the table aliased `alias`. */
+  protected updateSql(plan: UpdatePlan, ctx: Context, alias: string, guard = ''): string {
+    const set = [...plan.set].map(([name, value]) => {
+      const column = plan.resource.columnsByName.get(name)!;
+      return `${this.ident(name)} = ${ctx.param(this.bind(value, column.type))}`;
+    });
+    return `update ${this.table(plan.resource)} as ${alias} set ${set.join(', ')} where ${this.filter(plan.filter, alias, ctx)}${guard}`;
+  }
+
+  protected deleteSql(plan: DeletePlan, ctx: Context, alias: string, guard = ''): string {
+    return `delete from ${this.table(plan.resource)} as ${alias} where ${this.filter(plan.filter, alias, ctx)}${guard}`;
+  }
+
+  update(plan: UpdatePlan): Compiled {
+    const ctx = new Context((i) => this.placeholder(i));
+    return { text: this.writeResult(this.updateSql(plan, ctx, ctx.alias()), plan.resource, plan.returning, ctx), params: ctx.params };
+  }
+
+  delete(plan: DeletePlan): Compiled {
+    const ctx = new Context((i) => this.placeholder(i));
+    return { text: this.writeResult(this.deleteSql(plan, ctx, ctx.alias()), plan.resource, plan.returning, ctx), params: ctx.params };
+  }
+
+  /** `select 1` when a row matches `filter` (PUT on dialects that cannot report an insert). */
+  exists(resource: Resource, filter: PlanFilter): Compiled {
+    const ctx = new Context((i) => this.placeholder(i));
+    const a = ctx.alias();
+    return { text: `select 1 from ${this.table(resource)} as ${a} where ${this.filter(filter, a, ctx)} limit 1`, params: ctx.params };
+  }
+
+  /** `select count(*)` of at most `max + 1` rows matching a bulk write's filter. */
+  countMatching(resource: Resource, filter: PlanFilter, max: number): Compiled {
+    const ctx = new Context((i) => this.placeholder(i));
+    const a = ctx.alias();
+    return { text: `select count(*) from (select 1 from ${this.table(resource)} as ${a} where ${this.filter(filter, a, ctx)} limit ${ctx.param(max + 1)}) as s`, params: ctx.params };
+  }
+
+  /**
+   * A bulk PATCH or DELETE guarded by `limits.maxAffected`. Where the dialect can, one statement
+   * whose rows are [matched, j] and which writes nothing when matched > max; otherwise a count
+   * and the write, which the caller runs in one transaction.
+   */
+  bulk(plan: UpdatePlan | DeletePlan, max: number): BulkStatement {
+    const write = 'set' in plan ? this.update(plan) : this.delete(plan);
+    return { kind: 'checked', count: this.countMatching(plan.resource, plan.filter, max), write };
+  }
+}
+
+export type BulkStatement =
+  | { readonly kind: 'guarded'; readonly statement: Compiled }
+  | { readonly kind: 'checked'; readonly count: Compiled; readonly write: Compiled };

@@ -1,0 +1,106 @@
+/**
+ * SQLite: JSON built with json_object/json_group_array (json() keeps nested subquery results JSON),
+ * `like` as a case-sensitive GLOB and `ilike` as LIKE, search as every word contained (SQLite has
+ * no full-text search on plain tables), booleans as 0/1, exact numerics printed at their scale.
+ */
+import type { Column, ColumnType, Resource } from '../../schema/model.ts';
+import { type Context, type JsonRow, SqlCompiler } from '../compiler.ts';
+
+const MAX_PAIRS = 60;
+const SAFE = '9007199254740991';
+
+export class SqliteCompiler extends SqlCompiler {
+  readonly dialect = 'sqlite' as const;
+  readonly maxParams = 32766;
+  readonly defaultInValues = false;
+  readonly dataModifyingCte = false;
+  readonly reportsInserted = false;
+
+  protected placeholder(index: number): string {
+    return `?${index}`;
+  }
+
+  protected jsonRow(pairs: ReadonlyArray<readonly [string, string]>): JsonRow {
+    return { expr: this.jsonObject(pairs), from: '' };
+  }
+
+  private jsonObject(pairs: ReadonlyArray<readonly [string, string]>): string {
+    const head = `json_object(${pairs.slice(0, MAX_PAIRS).map(([k, v]) => `${this.literal(k)}, ${v}`).join(', ')})`;
+    let out = head;
+    for (let i = MAX_PAIRS; i < pairs.length; i += MAX_PAIRS) {
+      const chunk = pairs.slice(i, i + MAX_PAIRS);
+      out = `json_insert(${out}, ${chunk.map(([k, v]) => `${this.literal(`$."${k.replaceAll('"', '\\"')}"`)}, ${v}`).join(', ')})`;
+    }
+    return out;
+  }
+
+  protected jsonAgg(expr: string, orderBy: string): string {
+    return `json_group_array(${expr}${orderBy ? ` order by ${orderBy}` : ''})`;
+  }
+
+  protected nestJson(expr: string): string {
+    return `json(${expr})`;
+  }
+
+  jsonValue(expr: string, type: ColumnType): string {
+    switch (type.kind) {
+      case 'boolean': return `(case when ${expr} is null then null when ${expr} then json('true') else json('false') end)`;
+      case 'bigint': case 'integer': return `(case when ${expr} > ${SAFE} or ${expr} < -${SAFE} then cast(${expr} as text) else ${expr} end)`;
+      case 'decimal': return type.scale !== undefined
+        ? `(case when ${expr} is null then null else printf('%.${type.scale}f', ${expr}) end)`
+        : `cast(${expr} as text)`;
+      case 'json': return `(case when json_valid(${expr}) then json(${expr}) else ${expr} end)`;
+      case 'bytes': return `sluice_base64(${expr})`;
+      default: return expr;
+    }
+  }
+
+  protected textValue(expr: string, type: ColumnType): string {
+    switch (type.kind) {
+      case 'boolean': return `(case when ${expr} is null then null when ${expr} then 'true' else 'false' end)`;
+      case 'json': return expr;
+      default: return this.jsonValue(expr, type);
+    }
+  }
+
+  /** SQLite needs a LIMIT before an OFFSET; -1 means none. */
+  protected override limitOffset(limit: number | null, offset: number | null, ctx: Context): string {
+    if (limit === null && offset !== null && offset > 0) return ` limit -1 offset ${ctx.param(offset)}`;
+    return super.limitOffset(limit, offset, ctx);
+  }
+
+  protected like(expr: string, _column: Column, pattern: string, ctx: Context, insensitive: boolean): string {
+    if (insensitive) return `${expr} like ${ctx.param(pattern.replace(/[\\%_]/g, (c) => `\\${c}`).replaceAll('*', '%'))} escape '\\'`;
+    return `${expr} glob ${ctx.param(pattern.replace(/[[?]/g, (c) => `[${c}]`))}`;
+  }
+
+  protected search(expr: string, _column: Column, text: string, ctx: Context): string {
+    const words = text.split(/\s+/).filter(Boolean).slice(0, 16);
+    if (words.length === 0) return this.trueLiteral;
+    return `(${words.map((w) => `${expr} like ${ctx.param(`%${w.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)} escape '\\'`).join(' and ')})`;
+  }
+
+  protected inList(expr: string, column: Column, values: readonly unknown[], ctx: Context): string {
+    if (values.length === 0) return this.falseLiteral;
+    return `${expr} in (${values.map((v) => ctx.param(this.bind(v, column.type))).join(', ')})`;
+  }
+
+  bind(value: unknown, type: ColumnType): unknown {
+    if (value === null || value === undefined) return null;
+    if (typeof value === 'boolean') return value ? 1 : 0;
+    switch (type.kind) {
+      case 'bigint': case 'integer': return typeof value === 'string' && /^-?\d+$/.test(value) ? BigInt(value) : value;
+      case 'json': return JSON.stringify(value);
+      case 'bytes': return Buffer.from(String(value), 'base64');
+      default: return value;
+    }
+  }
+
+  protected estimatedCount(_resource: Resource, exact: string): string {
+    return `(${exact})`;
+  }
+
+  protected override missing(column: Column): string {
+    return column.defaultSql ? `(${column.defaultSql})` : 'null';
+  }
+}
