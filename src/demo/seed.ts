@@ -42,7 +42,8 @@ create index order_items_product on order_items (product_id);
 `;
 
 const seq = (n: number) => `with recursive g(n) as (select 1 union all select n + 1 from g where n < ${n})`;
-const iso = (base: string, seconds: string) => `strftime('%Y-%m-%dT%H:%M:%SZ', '${base}', '+' || (${seconds}) || ' seconds')`;
+/** ISO 8601 in UTC as PostgreSQL prints timestamptz, so both dialects answer alike. */
+const iso = (base: string, seconds: string) => `strftime('%Y-%m-%dT%H:%M:%S+00:00', '${base}', '+' || (${seconds}) || ' seconds')`;
 
 const DATA = `
 ${seq(DEMO_COUNTS.customers)}

@@ -1,0 +1,33 @@
+/**
+ * Starts Sluice in-process for `inject()` tests and records every SQL statement it sends.
+ * @example const s = await startSluice({ url }); const res = await s.get('/api/v1/orders'); await s.close();
+ */
+import type { LightMyRequestResponse } from 'fastify';
+import { createSluice, type Sluice } from '../../src/app.ts';
+import { loadConfig } from '../../src/config/load.ts';
+
+export interface TestSluice {
+  readonly sluice: Sluice;
+  /** SQL text of every statement sent since start (or since `statements.length = 0`). */
+  readonly statements: string[];
+  get(url: string, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  request(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** `flags` are configuration paths, e.g. `{ 'limits.maxLimit': 50 }`. */
+export async function startSluice(options: { url: string; flags?: Record<string, unknown> }): Promise<TestSluice> {
+  const { config } = await loadConfig({ env: {}, flags: { 'database.url': options.url, ...options.flags }, cwd: '/nonexistent' });
+  const statements: string[] = [];
+  const sluice = await createSluice({ config, logger: false, onStatement: (sql) => statements.push(sql) });
+  await sluice.app.ready();
+  return {
+    sluice, statements,
+    get: (url, headers = {}) => sluice.app.inject({ method: 'GET', url, headers }),
+    request: (method, url, body, headers = {}) => sluice.app.inject({
+      method: method as 'GET', url, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
+    }),
+    close: () => sluice.close(),
+  };
+}
