@@ -8,6 +8,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database, Executor, Row, StatementListener } from './database.ts';
+import { matches } from './text-search.ts';
 
 export interface SqliteOptions {
   /** A file path, or `:memory:` (one connection; for tests). */
@@ -23,6 +24,7 @@ function open(path: string, readOnly: boolean, busyTimeout: number): DatabaseSyn
   db.exec(`pragma busy_timeout = ${busyTimeout}`);
   if (!readOnly && path !== ':memory:') db.exec('pragma journal_mode = wal; pragma synchronous = normal');
   db.function('sluice_base64', { deterministic: true }, (v) => (v === null ? null : Buffer.from(v as Uint8Array | string).toString('base64')));
+  db.function('sluice_match', { deterministic: true }, (text, query) => (text === null || query === null ? null : matches(String(text), String(query)) ? 1 : 0));
   return db;
 }
 

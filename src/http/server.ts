@@ -65,11 +65,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.setErrorHandler((error, request, reply) => {
     const p = problem(error, request.id);
     if (p.unexpected) request.log.error({ err: error, url: request.url, method: request.method }, 'unexpected error');
-    return reply.code(p.status).headers(p.headers).type('application/problem+json').send(JSON.stringify(p.body));
+    // A Buffer keeps the media type exactly as RFC 9457 names it (Fastify appends a charset to strings).
+    return reply.code(p.status).headers({ ...p.headers, 'content-type': 'application/problem+json' }).send(Buffer.from(JSON.stringify(p.body)));
   });
   app.setNotFoundHandler((request, reply) => {
     const p = problem(new SluiceError('SLUICE_NOT_FOUND', `nothing is served at ${request.method} ${request.url.split('?')[0]}`), request.id);
-    return reply.code(404).type('application/problem+json').send(JSON.stringify(p.body));
+    return reply.code(404).header('content-type', 'application/problem+json').send(Buffer.from(JSON.stringify(p.body)));
   });
 
   app.get('/health/live', async () => ({ status: 'ok' }));

@@ -168,7 +168,8 @@ export class ReadPlanner {
 
   private addFilter(filter: FilterNode): void {
     const { node, chain } = this.anchor(filter.path, filter.param);
-    const local = chain.length === 0 ? filter : { ...filter, path: filter.path.slice(filter.path.length - chain.length) };
+    // Relative to its anchor, only the trailing to-one part of the path remains.
+    const local = { ...filter, path: filter.path.slice(filter.path.length - chain.length) };
     node.filters.push(this.resolve(node.resource, local));
   }
 

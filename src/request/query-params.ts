@@ -10,7 +10,7 @@ import { isOperator, type Condition, type CountMode, type EmbedOptions, type Fil
 const MAX_GROUP_DEPTH = 8;
 const SINGLE = new Set(['fields', 'sort', 'limit', 'offset', 'cursor', 'count', 'onConflict']);
 const EMBED_OPTION = /^(.+)\.(limit|offset|sort)$/;
-const GROUP_KEY = /^(?:(.+)\.)?(not\.)?(or|and)$/;
+const GROUP_KEY = /^(?:(.+)\.)?(or|and)$/;
 const OP_KEY = /^(.+)\[([^\]]*)\]$/;
 const NAME = /^[^\s.,()[\]"]+$/;
 
@@ -209,7 +209,11 @@ export function parseQuery(raw: string): QueryAst {
     }
     const groupKey = GROUP_KEY.exec(key);
     if (groupKey) {
-      filters.push(group(groupKey[3] as 'or' | 'and', Boolean(groupKey[2]), groupKey[1] ? path(groupKey[1], key) : [], value, key, 1));
+      // `or`, `not.or`, `items.or`, `items.not.or`
+      let scope = groupKey[1] ?? '';
+      const negate = scope === 'not' || scope.endsWith('.not');
+      if (negate) scope = scope.slice(0, -3).replace(/\.$/, '');
+      filters.push(group(groupKey[2] as 'or' | 'and', negate, scope ? path(scope, key) : [], value, key, 1));
       continue;
     }
     const embed = EMBED_OPTION.exec(key);

@@ -1,7 +1,8 @@
 /**
  * SQLite: JSON built with json_object/json_group_array (json() keeps nested subquery results JSON),
  * `like` as a case-sensitive GLOB and `ilike` as LIKE, search as every word contained (SQLite has
- * no full-text search on plain tables), booleans as 0/1, exact numerics printed at their scale.
+ * no full-text search on plain tables: a registered function with
+ * the semantics of PostgreSQL's websearch_to_tsquery('simple', …)), booleans as 0/1, exact numerics printed at their scale.
  */
 import type { Column, ColumnType, Resource } from '../../schema/model.ts';
 import { type Context, type JsonRow, SqlCompiler } from '../compiler.ts';
@@ -74,10 +75,9 @@ export class SqliteCompiler extends SqlCompiler {
     return `${expr} glob ${ctx.param(pattern.replace(/[[?]/g, (c) => `[${c}]`))}`;
   }
 
+  /** `sluice_match` (src/db/text-search.ts) gives websearch semantics like PostgreSQL's 'simple' configuration. */
   protected search(expr: string, _column: Column, text: string, ctx: Context): string {
-    const words = text.split(/\s+/).filter(Boolean).slice(0, 16);
-    if (words.length === 0) return this.trueLiteral;
-    return `(${words.map((w) => `${expr} like ${ctx.param(`%${w.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)} escape '\\'`).join(' and ')})`;
+    return `sluice_match(${expr}, ${ctx.param(text)})`;
   }
 
   protected inList(expr: string, column: Column, values: readonly unknown[], ctx: Context): string {
