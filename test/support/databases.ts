@@ -149,3 +149,27 @@ export async function shop(dialect: Dialect): Promise<{ url: string; dispose: ()
   const url = await postgresShop();
   return { url, dispose: () => dropPostgres(url) };
 }
+
+/** Runs SQL directly on a test database (schema set-up, checking rows behind the API's back). */
+export async function execSql(url: string, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+  if (url.startsWith('sqlite:')) {
+    const { DatabaseSync } = await import('node:sqlite');
+    const db = new DatabaseSync(url.slice('sqlite:'.length));
+    try {
+      if (params.length === 0 && !/^\s*select/i.test(sql)) {
+        db.exec(sql);
+        return [];
+      }
+      return db.prepare(sql).all(...(params as never[])) as Array<Record<string, unknown>>;
+    } finally {
+      db.close();
+    }
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as Array<Record<string, unknown>>;
+  } finally {
+    await client.end();
+  }
+}
