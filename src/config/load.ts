@@ -43,8 +43,9 @@ export async function loadConfig(options: LoadOptions = {}): Promise<{ config: C
     const issue = result.error.issues[0]!;
     const path = issue.path.join('.');
     if (issue.code === 'unrecognized_keys') {
-      const where = path ? `${path}.` : '';
-      throw new ConfigError(`invalid configuration: unknown key ${issue.keys.map((k) => `'${where}${k}'`).join(', ')}${file ? ` in ${fileName}` : ''}: expected one of the keys of SPEC §1 (see the README's configuration reference)`);
+      const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));
+      const from = sources.get(keys[0]!) ?? [...sources].find(([p]) => p.startsWith(`${keys[0]}.`))?.[1];
+      throw new ConfigError(`invalid configuration: unknown key ${keys.map((k) => `'${k}'`).join(', ')}${from ? ` (from ${from})` : ''}: expected one of the keys of the README's configuration reference`);
     }
     const value = getPath(merged, path);
     const source = sources.get(path);

@@ -4,10 +4,10 @@
  * Fastify; errors from any of them become problem+json here and only here.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Engine } from '../engine.ts';
 import { PROBLEMS, SluiceError } from '../errors/registry.ts';
-import { problem } from './problem.ts';
+import { problem, type Problem } from './problem.ts';
 import { resourceRoutes } from './resource-routes.ts';
 import { problemPage } from './problem-pages.ts';
 import { openapiRoutes } from '../openapi/routes.ts';
@@ -22,6 +22,11 @@ export interface ServerOptions {
 }
 
 const EMPTY_QUERY = Object.freeze({});
+
+/** A Buffer keeps the media type exactly as RFC 9457 names it (Fastify appends a charset to strings). */
+function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  return reply.code(p.status).headers({ ...p.headers, 'content-type': 'application/problem+json' }).send(Buffer.from(JSON.stringify(p.body)));
+}
 
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { engine } = options;
@@ -39,9 +44,14 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     return503OnClosing: true,
     trustProxy: config.server.trustProxy,
     routerOptions: {
-      maxParamLength: config.limits.maxUrlLength, ignoreTrailingSlash: true, caseSensitive: true,
+      // Longer than any URL Node accepts: long URLs reach the onRequest check below (a 414 problem).
+      maxParamLength: 1 << 20, ignoreTrailingSlash: true, caseSensitive: true,
       // The query grammar of SPEC §3 is parsed from the raw URL by request/query-params.ts.
       querystringParser: () => EMPTY_QUERY,
+    },
+    // Malformed percent-encoding in the path fails in the router, before any hook.
+    frameworkErrors: (_error, request, reply) => {
+      sendProblem(reply as unknown as FastifyReply, problem(new SluiceError('SLUICE_BAD_REQUEST', 'the URL path has malformed percent-encoding'), request.id));
     },
     clientErrorHandler: (err, socket) => {
       const code = (err as { code?: string }).code;
@@ -52,6 +62,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       socket.end(`HTTP/1.1 ${p.status} ${PROBLEMS[kind].title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
   });
+
+  // Bodies are JSON, and only JSON (Fastify also parses text/plain by default): anything else is a 415.
+  app.removeAllContentTypeParsers();
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, json);
+  // A PATCH body is a JSON merge patch (RFC 7396) of the row; JSON Patch (RFC 6902) is not taken.
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, json);
 
   app.addHook('onRequest', async (request) => {
     if ((request.raw.url ?? '').length > config.limits.maxUrlLength) {
@@ -65,12 +82,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.setErrorHandler((error, request, reply) => {
     const p = problem(error, request.id);
     if (p.unexpected) request.log.error({ err: error, url: request.url, method: request.method }, 'unexpected error');
-    // A Buffer keeps the media type exactly as RFC 9457 names it (Fastify appends a charset to strings).
-    return reply.code(p.status).headers({ ...p.headers, 'content-type': 'application/problem+json' }).send(Buffer.from(JSON.stringify(p.body)));
+    return sendProblem(reply, p);
   });
   app.setNotFoundHandler((request, reply) => {
-    const p = problem(new SluiceError('SLUICE_NOT_FOUND', `nothing is served at ${request.method} ${request.url.split('?')[0]}`), request.id);
-    return reply.code(404).header('content-type', 'application/problem+json').send(Buffer.from(JSON.stringify(p.body)));
+    const path = request.url.split('?')[0]!;
+    return sendProblem(reply, problem(new SluiceError('SLUICE_NOT_FOUND', `nothing is served at ${request.method} ${path.length > 200 ? `${path.slice(0, 200)}…` : path}`), request.id));
   });
 
   app.get('/health/live', async () => ({ status: 'ok' }));

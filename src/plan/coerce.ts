@@ -8,8 +8,11 @@ import type { Column, ColumnType } from '../schema/model.ts';
 const INTEGER = /^[+-]?\d+$/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
-const TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?$/;
+const TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|([+-])(\d{2})(?::?(\d{2}))?)?$/;
+
+/** A UTC offset such as +05:30 exists (hours up to 15, minutes below 60). */
+const validOffset = (hours: string | undefined, minutes: string | undefined) => hours === undefined || (Number(hours) <= 15 && Number(minutes ?? 0) < 60);
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const INFINITE = new Set(['infinity', '-infinity']);
 
@@ -41,7 +44,7 @@ export function coerceValue(type: ColumnType, column: Column, raw: string, param
       return Number(raw);
     }
     case 'decimal':
-      if (!NUMBER.test(raw) || raw.length > 1000) throw invalid(param, column, raw, 'a decimal number');
+      if (!NUMBER.test(raw) || raw.length > 1000 || !Number.isFinite(Number(raw))) throw invalid(param, column, raw, 'a decimal number');
       return raw;
     case 'boolean':
       if (raw === 'true') return true;
@@ -54,13 +57,13 @@ export function coerceValue(type: ColumnType, column: Column, raw: string, param
     }
     case 'timestamp': {
       const m = TIMESTAMP.exec(raw);
-      const ok = m && validDate(m[1]!, m[2]!, m[3]!) && Number(m[4] ?? 0) < 24 && Number(m[5] ?? 0) < 60 && Number(m[6] ?? 0) < 60;
+      const ok = m && validDate(m[1]!, m[2]!, m[3]!) && Number(m[4] ?? 0) < 24 && Number(m[5] ?? 0) < 60 && Number(m[6] ?? 0) < 60 && validOffset(m[10], m[11]);
       if (!ok && !INFINITE.has(raw)) throw invalid(param, column, raw, 'an ISO 8601 timestamp (2024-01-31T12:00:00Z)');
       return raw;
     }
     case 'time': {
       const m = TIME.exec(raw);
-      if (!m || Number(m[1]) > 24 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) throw invalid(param, column, raw, 'a time (HH:MM:SS)');
+      if (!m || Number(m[1]) > 24 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59 || !validOffset(m[5], m[6])) throw invalid(param, column, raw, 'a time (HH:MM:SS)');
       return raw;
     }
     case 'uuid':
@@ -74,6 +77,24 @@ export function coerceValue(type: ColumnType, column: Column, raw: string, param
       if (raw.includes('\0')) throw invalid(param, column, raw, 'text without NUL characters');
       return raw;
   }
+}
+
+/**
+ * A timestamp as UTC text that sorts like the instant it names: `YYYY-MM-DDTHH:MM:SS[.f]+00:00`
+ * (the form PostgreSQL prints). SQLite compares timestamps as text, so Sluice writes and compares
+ * this one form there. Values that are not ISO timestamps are returned unchanged.
+ * @example canonicalTimestamp('2024-01-01T01:00:00+01:00') === '2024-01-01T00:00:00+00:00'
+ */
+export function canonicalTimestamp(raw: string): string {
+  const m = TIMESTAMP.exec(raw);
+  if (!m) return raw;
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', , sign, oh = '00', om = '00'] = m;
+  const offset = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) : 0;
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec)) - offset * 60_000;
+  if (!Number.isFinite(ms)) return raw;
+  const base = new Date(ms).toISOString().slice(0, 19);
+  const fraction = frac.replace(/0+$/, '');
+  return `${base}${fraction === '.' ? '' : fraction}+00:00`;
 }
 
 /** Column kinds each operator applies to (`null` applies to all). */

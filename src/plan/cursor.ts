@@ -9,10 +9,17 @@ import { SluiceError } from '../errors/registry.ts';
 import { coerceValue } from './coerce.ts';
 import type { PlanSort } from './nodes.ts';
 
+const tags = new Map<string, string>();
+
 /** @example sortTag('orders', sort) → 'k3J9x0aQ' */
 export function sortTag(resource: string, sort: readonly PlanSort[]): string {
   const text = `${resource}|${sort.map((s) => `${s.column.name}:${s.descending ? 'd' : 'a'}`).join(',')}`;
-  return createHash('sha256').update(text).digest('base64url').slice(0, 10);
+  let tag = tags.get(text);
+  if (tag === undefined) {
+    tag = createHash('sha256').update(text).digest('base64url').slice(0, 10);
+    if (tags.size < 10_000) tags.set(text, tag); // hashing on every list request showed in profiles
+  }
+  return tag;
 }
 
 /** The cursor after a row whose raw sort values (as the driver returned them) are `values`. */
@@ -46,6 +53,10 @@ export function decodeCursor(cursor: string, tag: string, sort: readonly PlanSor
       return null;
     }
     if (typeof value !== 'string') throw bad('not a cursor issued by this API');
-    return coerceValue(column.type, column, value, 'cursor');
+    try {
+      return coerceValue(column.type, column, value, 'cursor');
+    } catch {
+      throw bad('not a cursor issued by this API');
+    }
   });
 }

@@ -59,6 +59,11 @@ export function planInsert(input: {
       throw badParam('onConflict', `(${target.join(',')}) is not a unique key of ${resource.name}; unique keys: ${keys}`);
     }
     if (rows.some((r) => target.some((c) => !r.has(c)))) throw new SluiceError('SLUICE_INVALID_BODY', `every row of an upsert must carry ${target.join(', ')}`, target.map((c) => ({ field: c, message: 'is required for onConflict' })));
+    // A row leaving out a column another row names would overwrite that column with its default.
+    const differs = rows.findIndex((r) => r.size !== columns.length);
+    if (differs >= 0) {
+      throw new SluiceError('SLUICE_INVALID_BODY', `every row of an upsert must name the same columns; row ${differs} leaves out ${columns.filter((c) => !rows[differs]!.has(c.name)).map((c) => c.name).join(', ')}`, [{ field: `[${differs}]`, message: 'names other columns than the other rows' }]);
+    }
     onConflict = { columns: target, update: columns.filter((c) => !target.includes(c.name)) };
   }
   return { resource, columns, rows, returning, onConflict, replace: false };

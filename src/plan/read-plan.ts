@@ -236,7 +236,7 @@ export class ReadPlanner {
       ...base, sort,
       limit: mode === 'stream'
         ? this.limit(ast.limit, limits.maxStreamRows, limits.maxStreamRows, 'limit', true)
-        : this.limit(ast.limit, limits.defaultLimit, limits.maxLimit, 'limit'),
+        : this.limit(ast.limit, Math.min(limits.defaultLimit, limits.maxLimit), limits.maxLimit, 'limit'),
       offset: ast.offset,
     };
     const tag = sortTag(resource.name, sort);

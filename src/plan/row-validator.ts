@@ -9,7 +9,7 @@ import type { Resource } from '../schema/model.ts';
 import { rowSchema, type RowMode } from '../schema/json-schema.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false }));
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, strictNumbers: true }));
 const cache = new WeakMap<Resource, Map<RowMode, ValidateFunction>>();
 
 function validator(resource: Resource, mode: Exclude<RowMode, 'read'>): ValidateFunction {
@@ -43,6 +43,31 @@ function fieldErrors(errors: readonly ErrorObject[], prefix: string): FieldError
   return out;
 }
 
+/**
+ * What JSON Schema cannot say: 64-bit integers given as strings stay within the column's range,
+ * and decimals within numeric(p,s). PostgreSQL would refuse such values itself; SQLite would
+ * store them, so Sluice refuses them first, alike on every dialect.
+ */
+function rangeErrors(resource: Resource, row: Readonly<Record<string, unknown>>, prefix: string): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const [name, value] of Object.entries(row)) {
+    const type = resource.columnsByName.get(name)?.type;
+    if (!type || value === null) continue;
+    if ((type.kind === 'bigint' || type.kind === 'integer') && typeof value === 'string' && /^-?\d+$/.test(value) && type.range) {
+      const n = BigInt(value);
+      if (n < type.range[0] || n > type.range[1]) errors.push({ field: `${prefix}${name}`, message: `must be from ${type.range[0]} to ${type.range[1]}` });
+    }
+    if (type.kind === 'decimal' && typeof value === 'string') {
+      const n = Number(value);
+      const bound = type.precision !== undefined ? 10 ** (type.precision - (type.scale ?? 0)) : Infinity;
+      if (!Number.isFinite(n) || Math.abs(n) >= bound) {
+        errors.push({ field: `${prefix}${name}`, message: bound === Infinity ? 'must be a finite number' : `must be below ${bound} in magnitude (${type.dbType})` });
+      }
+    }
+  }
+  return errors;
+}
+
 export interface ValidatedBody {
   readonly rows: ReadonlyArray<Readonly<Record<string, unknown>>>;
   /** The body was an array (a bulk create). */
@@ -71,6 +96,7 @@ export function validateBody(resource: Resource, body: unknown, mode: Exclude<Ro
       if (column?.readOnly) errors.push({ field: `${prefix}${key}`, message: 'is computed by the database and cannot be written' });
     }
     if (!validate(row)) errors.push(...fieldErrors(validate.errors ?? [], prefix).filter((e) => !errors.some((x) => x.field === e.field)));
+    else errors.push(...rangeErrors(resource, row as Record<string, unknown>, prefix));
     if (mode === 'update' && Object.keys(row).length === 0) errors.push({ field: '(body)', message: 'sets no column' });
   });
   if (errors.length) {

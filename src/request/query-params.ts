@@ -77,7 +77,8 @@ function parseSort(value: string, param: string): SortItem[] {
   if (value === '') throw badParam(param, 'expected a comma list of columns, each optionally prefixed with -');
   return value.split(',').map((item) => {
     const descending = item.startsWith('-');
-    const column = descending || item.startsWith('+') ? item.slice(1) : item;
+    // '+' (or a space: an unencoded '+' decodes to one) marks ascending explicitly.
+    const column = descending || item.startsWith('+') || item.startsWith(' ') ? item.slice(1) : item;
     if (!NAME.test(column)) {
       const hint = column.includes('.') ? '; to order embedded rows use <relation>.sort' : '';
       throw badParam(param, `'${item}' is not a column${hint}`);

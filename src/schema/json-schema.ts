@@ -16,15 +16,22 @@ function typeSchema(type: ColumnType, mode: RowMode): JsonSchema {
   const write = mode !== 'read';
   switch (type.kind) {
     case 'integer': return { type: 'integer', ...(type.range ? { minimum: Number(type.range[0]), maximum: Number(type.range[1]) } : {}) };
+    // Beyond 2^53 a JSON number loses digits: such values travel as strings.
     case 'bigint': return write
-      ? { anyOf: [{ type: 'integer' }, { type: 'string', pattern: INTEGER_TEXT }] }
+      ? { anyOf: [{ type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }, { type: 'string', pattern: INTEGER_TEXT }] }
       : { anyOf: [{ type: 'integer' }, { type: 'string', pattern: INTEGER_TEXT }], description: '64-bit integer: a string beyond 2^53' };
     case 'number': return { type: 'number' };
-    case 'decimal': return write ? { anyOf: [{ type: 'number' }, { type: 'string', pattern: DECIMAL_TEXT }] } : { type: 'string', pattern: DECIMAL_TEXT, description: 'exact decimal as a string' };
+    case 'decimal': {
+      // numeric(p,s) holds |x| < 10^(p-s); strings are checked the same way after the schema.
+      const bound = type.precision !== undefined ? 10 ** (type.precision - (type.scale ?? 0)) : undefined;
+      const number = bound === undefined ? { type: 'number' } : { type: 'number', exclusiveMinimum: -bound, exclusiveMaximum: bound };
+      return write ? { anyOf: [number, { type: 'string', pattern: DECIMAL_TEXT }] } : { type: 'string', pattern: DECIMAL_TEXT, description: 'exact decimal as a string' };
+    }
     case 'boolean': return { type: 'boolean' };
     case 'date': return { type: 'string', format: 'date' };
-    case 'timestamp': return { type: 'string', format: write ? 'iso-date-time' : 'date-time' };
-    case 'time': return { type: 'string', format: write ? 'iso-time' : 'time' };
+    // RFC 3339 (date-time, time) needs an offset; a column without a time zone prints none.
+    case 'timestamp': return { type: 'string', format: write || !type.withTimeZone ? 'iso-date-time' : 'date-time' };
+    case 'time': return { type: 'string', format: write || !/with time zone|timetz/.test(type.dbType) ? 'iso-time' : 'time' };
     case 'uuid': return { type: 'string', format: 'uuid' };
     case 'json': return {};
     case 'bytes': return { type: 'string', contentEncoding: 'base64', ...(write ? { pattern: BASE64 } : {}) };

@@ -27,6 +27,8 @@ export interface ColumnType {
   readonly dbType: string;
   readonly enumValues?: readonly string[] | undefined;
   readonly maxLength?: number | undefined;
+  /** Total digits of an exact numeric (`numeric(12,2)` → 12). */
+  readonly precision?: number | undefined;
   readonly scale?: number | undefined;
   readonly withTimeZone?: boolean | undefined;
   /** Kind of the elements of an array column. */

@@ -59,7 +59,10 @@ export function deriveRelations(tables: readonly RelationInput[]): Map<string, M
       });
     }
   }
-  // to-many (or one-to-one when the key is unique), from the referenced side
+  // to-many (or one-to-one when the key is unique), from the referenced side: the full name first;
+  // the short alias (`items`) only after many-to-many names, which take precedence (`posts` →
+  // `tags` through `post_tags` rather than the junction rows).
+  const aliases: Array<{ owner: RelationInput; alias: string; full: string }> = [];
   for (const t of tables) {
     for (const fk of t.foreignKeys) {
       const target = byKey.get(`${fk.refSchema}.${fk.refTable}`);
@@ -68,10 +71,10 @@ export function deriveRelations(tables: readonly RelationInput[]): Map<string, M
       const unique = isUnique(t, fk.columns);
       const base = unique ? singular(t.name) : t.name;
       const prefix = `${singular(target.name)}_`;
-      const names = several ? [] : base.startsWith(prefix) && base.length > prefix.length ? [base.slice(prefix.length), base] : [base];
-      add(target, names, `${t.name}_by_${fk.columns.join('_')}`, {
+      add(target, several ? [] : [base], `${t.name}_by_${fk.columns.join('_')}`, {
         kind: unique ? 'one' : 'many', target: t.name, columns: fk.refColumns, targetColumns: fk.columns,
       });
+      if (!several && base.startsWith(prefix) && base.length > prefix.length) aliases.push({ owner: target, alias: base.slice(prefix.length), full: base });
     }
   }
   // many-to-many through junction tables
@@ -92,6 +95,14 @@ export function deriveRelations(tables: readonly RelationInput[]): Map<string, M
         });
       }
     }
+  }
+  for (const { owner, alias, full } of aliases) {
+    const map = out.get(owner.name)!;
+    const rel = map.get(full);
+    if (!rel || owner.columns.includes(alias) || map.has(alias)) continue;
+    const named = { ...rel, name: alias }; // the short name is the one users write (`include=items`)
+    map.set(full, named);
+    map.set(alias, named);
   }
   return out;
 }

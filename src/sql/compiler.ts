@@ -262,13 +262,21 @@ export abstract class SqlCompiler {
       const row = this.rowJson(root, a, ctx);
       return { text: `select ${row.expr} as j from ${table}${row.from}${whereSql}`, params: ctx.params, keyCount: 0, withTotal: false };
     }
-    const fetch = plan.mode === 'list' ? root.limit! + 1 : root.limit;
-    const inner = `select ${this.pageColumns(root).map((c) => this.col(a, c)).join(', ')} from ${table}${whereSql}`
-      + (root.sort.length ? ` order by ${this.orderBy(a, root.sort)}` : '')
-      + this.limitOffset(fetch, root.offset, ctx);
     const keys = root.sort.map((s, i) => `${this.col(a, s.column.name)} as k${i}`);
+    const orderBy = root.sort.length ? ` order by ${this.orderBy(a, root.sort)}` : '';
+    if (plan.mode === 'stream') {
+      // Every matching row is sent anyway: one level, so the order is the statement's own.
+      const row = this.rowJson(root, a, ctx);
+      const text = `select ${row.expr} as j${keys.map((k) => `, ${k}`).join('')} from ${table}${row.from}${whereSql}${orderBy}${this.limitOffset(root.limit, root.offset, ctx)}`;
+      return { text, params: ctx.params, keyCount: keys.length, withTotal: false };
+    }
+    // The page is limited first (one more row than asked tells hasMore), then its rows' JSON and
+    // embeds are computed; the outer ORDER BY restates the order (PostgreSQL sees it is already
+    // sorted; SQLite sorts at most limit + 1 rows).
+    const inner = `select ${this.pageColumns(root).map((c) => this.col(a, c)).join(', ')} from ${table}${whereSql}${orderBy}`
+      + this.limitOffset(root.limit! + 1, root.offset, ctx);
     const row = this.rowJson(root, a, ctx);
-    const page = `select ${row.expr} as j${keys.map((k) => `, ${k}`).join('')} from (${inner}) as ${a}${row.from}`;
+    const page = `select ${row.expr} as j${keys.map((k) => `, ${k}`).join('')} from (${inner}) as ${a}${row.from}${orderBy}`;
     if (!plan.count) return { text: page, params: ctx.params, keyCount: keys.length, withTotal: false };
 
     const c = ctx.alias();
@@ -336,7 +344,8 @@ export abstract class SqlCompiler {
   /** Multi-row INSERT (with `on conflict … do update` for upserts and PUT). */
   insert(plan: InsertPlan): Compiled {
     const ctx = new Context((i) => this.placeholder(i));
-    const cols = plan.columns;
+    // Rows that name no column at all still need a column list when there are several of them.
+    const cols = plan.columns.length === 0 && plan.rows.length > 1 ? plan.resource.columns.filter((c) => !c.readOnly).slice(0, 1) : plan.columns;
     const rows = plan.rows.map((row) => `(${cols.map((c) => (row.has(c.name) ? ctx.param(this.bind(row.get(c.name), c.type)) : this.missing(c))).join(', ')})`);
     let dml = cols.length === 0
       ? `insert into ${this.table(plan.resource)} default values`

@@ -3,6 +3,8 @@
  * @example const s = await startSluice({ url }); const res = await s.get('/api/v1/orders'); await s.close();
  */
 import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { shop, type Dialect } from './databases.ts';
 import { createSluice, type Sluice } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 
@@ -30,4 +32,32 @@ export async function startSluice(options: { url: string; flags?: Record<string,
     }),
     close: () => sluice.close(),
   };
+}
+
+/**
+ * Starts Sluice on a fresh shop database of `dialect` (after `setup` changed its schema) before the
+ * suite's tests (or before each test with `each`) and disposes of both afterwards. Returns a getter for the running instance.
+ * @example const s = useShop('sqlite'); test('…', async () => { await s().get('/api/v1/orders') });
+ */
+export function useShop(dialect: Dialect, options: { flags?: Record<string, unknown>; each?: boolean; setup?: (url: string) => Promise<void> } = {}): () => TestSluice & { url: string } {
+  let current: (TestSluice & { url: string }) | undefined;
+  let dispose: (() => Promise<void>) | undefined;
+  const start = async () => {
+    const db = await shop(dialect);
+    dispose = db.dispose;
+    await options.setup?.(db.url);
+    current = Object.assign(await startSluice({ url: db.url, flags: options.flags }), { url: db.url });
+  };
+  const stop = async () => {
+    await current?.close();
+    await dispose?.();
+  };
+  if (options.each) {
+    beforeEach(start);
+    afterEach(stop);
+  } else {
+    beforeAll(start);
+    afterAll(stop);
+  }
+  return () => current!;
 }

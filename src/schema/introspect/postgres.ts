@@ -69,8 +69,8 @@ export function pgColumnType(formatted: string, typname: string, typtype: string
     case 'int8': return { kind: 'bigint', dbType: formatted, range: INT_RANGES.int8 };
     case 'float4': case 'float8': return { kind: 'number', dbType: formatted };
     case 'numeric': {
-      const m = /\((\d+),(\d+)\)$/.exec(formatted);
-      return { kind: 'decimal', dbType: formatted, scale: m ? Number(m[2]) : undefined };
+      const m = /\((\d+)(?:,(\d+))?\)$/.exec(formatted);
+      return { kind: 'decimal', dbType: formatted, precision: m ? Number(m[1]) : undefined, scale: m ? Number(m[2] ?? 0) : undefined };
     }
     case 'money': return { kind: 'decimal', dbType: formatted, scale: 2 };
     case 'bool': return { kind: 'boolean', dbType: formatted };

@@ -24,8 +24,8 @@ export function sqliteColumnType(declared: string): ColumnType {
   if (/^DATE$/.test(t)) return { kind: 'date', dbType };
   if (/^TIME$/.test(t)) return { kind: 'time', dbType };
   if (/NUM|DEC|MONEY/.test(t)) {
-    const m = /\(\s*\d+\s*,\s*(\d+)\s*\)/.exec(t);
-    return { kind: 'decimal', dbType, scale: m ? Number(m[1]) : undefined };
+    const m = /\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)/.exec(t);
+    return { kind: 'decimal', dbType, precision: m ? Number(m[1]) : undefined, scale: m ? Number(m[2] ?? 0) : undefined };
   }
   return { kind: 'other', dbType };
 }

@@ -6,6 +6,7 @@
  */
 import type { Column, ColumnType, Resource } from '../../schema/model.ts';
 import { type Context, type JsonRow, SqlCompiler } from '../compiler.ts';
+import { canonicalTimestamp } from '../../plan/coerce.ts';
 
 const MAX_PAIRS = 60;
 const SAFE = '9007199254740991';
@@ -92,6 +93,8 @@ export class SqliteCompiler extends SqlCompiler {
       case 'bigint': case 'integer': return typeof value === 'string' && /^-?\d+$/.test(value) ? BigInt(value) : value;
       case 'json': return JSON.stringify(value);
       case 'bytes': return Buffer.from(String(value), 'base64');
+      // SQLite compares timestamps as text: one canonical UTC form keeps that order true.
+      case 'timestamp': return typeof value === 'string' ? canonicalTimestamp(value) : value;
       default: return value;
     }
   }

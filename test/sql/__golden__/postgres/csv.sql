@@ -1,0 +1,3 @@
+-- GET /orders?include=customer&limit=100 (Accept: text/csv)
+-- params: [100]
+select a0."id"::text, a0."customer_id"::text, a0."status", a0."total"::text, to_json(a0."created_at") #>> '{}', (select row_to_json(a2) from "public"."customers" as a1, lateral (select case when a1."id" between -9007199254740991 and 9007199254740991 then to_json(a1."id") else to_json(a1."id"::text) end as "id", a1."email" as "email", a1."name" as "name", a1."country" as "country", a1."created_at" as "created_at") as a2 where a1."id" = a0."customer_id" limit 1) from (select a0."id", a0."customer_id", a0."status", a0."total", a0."created_at" from "public"."orders" as a0 order by a0."id" limit $1) as a0;

@@ -1,0 +1,3 @@
+-- GET /orders?customer.country=DE
+-- params: ["DE", 26]
+select row_to_json(a2) as j, a0."id" as k0 from (select a0."id", a0."customer_id", a0."status", a0."total", a0."created_at" from "public"."orders" as a0 where exists (select 1 from "public"."customers" as a1 where a1."id" = a0."customer_id" and a1."country" = $1) order by a0."id" limit $2) as a0, lateral (select case when a0."id" between -9007199254740991 and 9007199254740991 then to_json(a0."id") else to_json(a0."id"::text) end as "id", case when a0."customer_id" between -9007199254740991 and 9007199254740991 then to_json(a0."customer_id") else to_json(a0."customer_id"::text) end as "customer_id", a0."status" as "status", a0."total"::text as "total", a0."created_at" as "created_at") as a2 order by a0."id";

@@ -1,0 +1,3 @@
+-- POST /products [{sku, name, price}, {sku, name, price, active, stock}]
+-- params: ["SKU-A", "A", "1.00", "SKU-B", "B", 2.5, false, 3]
+with a0 as (insert into "public"."products" ("sku", "name", "price", "active", "stock") values ($1, $2, $3, default, default), ($4, $5, $6, $7, $8) returning *) select row_to_json(a1) as j, a0."id" as k0 from a0, lateral (select case when a0."id" between -9007199254740991 and 9007199254740991 then to_json(a0."id") else to_json(a0."id"::text) end as "id", a0."sku" as "sku", a0."name" as "name", a0."price"::text as "price", a0."active" as "active", a0."stock" as "stock") as a1;

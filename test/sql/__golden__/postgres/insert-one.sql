@@ -1,0 +1,3 @@
+-- POST /orders {customer_id, status, total, created_at}
+-- params: [7, "pending", "12.50", "2024-05-01T10:00:00Z"]
+with a0 as (insert into "public"."orders" ("customer_id", "status", "total", "created_at") values ($1, $2, $3, $4) returning *) select row_to_json(a1) as j, a0."id" as k0 from a0, lateral (select case when a0."id" between -9007199254740991 and 9007199254740991 then to_json(a0."id") else to_json(a0."id"::text) end as "id", case when a0."customer_id" between -9007199254740991 and 9007199254740991 then to_json(a0."customer_id") else to_json(a0."customer_id"::text) end as "customer_id", a0."status" as "status", a0."total"::text as "total", a0."created_at" as "created_at") as a1;

@@ -1,0 +1,3 @@
+-- GET /products?name[like]=Product 1*&sku[ilike]=*00_%*&name[search]=product 7
+-- params: ["Product 1%", "%00\\_\\%%", "product 7", 26]
+select row_to_json(a1) as j, a0."id" as k0 from (select a0."id", a0."sku", a0."name", a0."price", a0."active", a0."stock" from "public"."products" as a0 where (a0."name" like $1 and a0."sku" ilike $2 and to_tsvector('simple'::regconfig, a0."name") @@ websearch_to_tsquery('simple'::regconfig, $3)) order by a0."id" limit $4) as a0, lateral (select case when a0."id" between -9007199254740991 and 9007199254740991 then to_json(a0."id") else to_json(a0."id"::text) end as "id", a0."sku" as "sku", a0."name" as "name", a0."price"::text as "price", a0."active" as "active", a0."stock" as "stock") as a1 order by a0."id";

@@ -1,0 +1,3 @@
+-- GET /shipments?carrier[null]=true&shipped_at[not.null]=true
+-- params: [26]
+select row_to_json(a1) as j, a0."id" as k0 from (select a0."id", a0."order_id", a0."carrier", a0."shipped_at" from "public"."shipments" as a0 where (a0."carrier" is null and a0."shipped_at" is not null) order by a0."id" limit $1) as a0, lateral (select case when a0."id" between -9007199254740991 and 9007199254740991 then to_json(a0."id") else to_json(a0."id"::text) end as "id", case when a0."order_id" between -9007199254740991 and 9007199254740991 then to_json(a0."order_id") else to_json(a0."order_id"::text) end as "order_id", a0."carrier" as "carrier", a0."shipped_at" as "shipped_at") as a1 order by a0."id";

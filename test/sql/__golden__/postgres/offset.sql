@@ -1,0 +1,3 @@
+-- GET /orders?sort=total&limit=10&offset=20
+-- params: [11, 20]
+select row_to_json(a1) as j, a0."total" as k0, a0."id" as k1 from (select a0."id", a0."customer_id", a0."status", a0."total", a0."created_at" from "public"."orders" as a0 order by a0."total", a0."id" limit $1 offset $2) as a0, lateral (select case when a0."id" between -9007199254740991 and 9007199254740991 then to_json(a0."id") else to_json(a0."id"::text) end as "id", case when a0."customer_id" between -9007199254740991 and 9007199254740991 then to_json(a0."customer_id") else to_json(a0."customer_id"::text) end as "customer_id", a0."status" as "status", a0."total"::text as "total", a0."created_at" as "created_at") as a1 order by a0."total", a0."id";

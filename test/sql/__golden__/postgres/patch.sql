@@ -1,0 +1,3 @@
+-- PATCH /orders/5 {status}
+-- params: ["shipped", "5"]
+with a1 as (update "public"."orders" as a0 set "status" = $1 where a0."id" = $2 returning *) select row_to_json(a2) as j, a1."id" as k0 from a1, lateral (select case when a1."id" between -9007199254740991 and 9007199254740991 then to_json(a1."id") else to_json(a1."id"::text) end as "id", case when a1."customer_id" between -9007199254740991 and 9007199254740991 then to_json(a1."customer_id") else to_json(a1."customer_id"::text) end as "customer_id", a1."status" as "status", a1."total"::text as "total", a1."created_at" as "created_at") as a2;

@@ -1,0 +1,3 @@
+-- PUT /products/5 {sku, name, price}
+-- params: ["5", "SKU-X", "X", "3.00"]
+with a0 as (insert into "public"."products" ("id", "sku", "name", "price") values ($1, $2, $3, $4) on conflict ("id") do update set "sku" = excluded."sku", "name" = excluded."name", "price" = excluded."price", "active" = excluded."active", "stock" = excluded."stock" returning *, (xmax::text = '0') as _sluice_inserted) select row_to_json(a1) as j, a0."id" as k0, a0._sluice_inserted from a0, lateral (select case when a0."id" between -9007199254740991 and 9007199254740991 then to_json(a0."id") else to_json(a0."id"::text) end as "id", a0."sku" as "sku", a0."name" as "name", a0."price"::text as "price", a0."active" as "active", a0."stock" as "stock") as a1;

@@ -1,0 +1,1 @@
+-- GET /orders?status=paid&count=estimated, when more than 10000 rows match (PostgreSQL asks the planner; SQLite has no estimate)

@@ -1,0 +1,3 @@
+-- POST /products [{sku, name, price}, {sku, name, price, active, stock}]
+-- params: ["SKU-A", "A", "1.00", "SKU-B", "B", 2.5, 0, 3]
+insert into "main"."products" ("sku", "name", "price", "active", "stock") values (?1, ?2, ?3, (true), (0)), (?4, ?5, ?6, ?7, ?8) returning json_object('id', (case when "id" > 9007199254740991 or "id" < -9007199254740991 then cast("id" as text) else "id" end), 'sku', "sku", 'name', "name", 'price', (case when "price" is null then null else printf('%.2f', "price") end), 'active', (case when "active" is null then null when "active" then json('true') else json('false') end), 'stock', (case when "stock" > 9007199254740991 or "stock" < -9007199254740991 then cast("stock" as text) else "stock" end)) as j, "id" as k0;

@@ -1,0 +1,3 @@
+-- POST /orders {customer_id, status, total, created_at}
+-- params: [7, "pending", "12.50", "2024-05-01T10:00:00+00:00"]
+insert into "main"."orders" ("customer_id", "status", "total", "created_at") values (?1, ?2, ?3, ?4) returning json_object('id', (case when "id" > 9007199254740991 or "id" < -9007199254740991 then cast("id" as text) else "id" end), 'customer_id', (case when "customer_id" > 9007199254740991 or "customer_id" < -9007199254740991 then cast("customer_id" as text) else "customer_id" end), 'status', "status", 'total', (case when "total" is null then null else printf('%.2f', "total") end), 'created_at', "created_at") as j, "id" as k0;

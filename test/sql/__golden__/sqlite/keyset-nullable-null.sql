@@ -1,0 +1,3 @@
+-- GET /shipments?sort=-carrier&cursor=… (after a row whose carrier is null)
+-- params: [7n, 26]
+select json_object('id', (case when a0."id" > 9007199254740991 or a0."id" < -9007199254740991 then cast(a0."id" as text) else a0."id" end), 'order_id', (case when a0."order_id" > 9007199254740991 or a0."order_id" < -9007199254740991 then cast(a0."order_id" as text) else a0."order_id" end), 'carrier', a0."carrier", 'shipped_at', a0."shipped_at") as j, a0."carrier" as k0, a0."id" as k1 from (select a0."id", a0."order_id", a0."carrier", a0."shipped_at" from "main"."shipments" as a0 where (a0."carrier" is not null or a0."carrier" is null and a0."id" > ?1) order by a0."carrier" desc nulls first, a0."id" limit ?2) as a0 order by a0."carrier" desc nulls first, a0."id";

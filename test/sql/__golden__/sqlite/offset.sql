@@ -1,0 +1,3 @@
+-- GET /orders?sort=total&limit=10&offset=20
+-- params: [11, 20]
+select json_object('id', (case when a0."id" > 9007199254740991 or a0."id" < -9007199254740991 then cast(a0."id" as text) else a0."id" end), 'customer_id', (case when a0."customer_id" > 9007199254740991 or a0."customer_id" < -9007199254740991 then cast(a0."customer_id" as text) else a0."customer_id" end), 'status', a0."status", 'total', (case when a0."total" is null then null else printf('%.2f', a0."total") end), 'created_at', a0."created_at") as j, a0."total" as k0, a0."id" as k1 from (select a0."id", a0."customer_id", a0."status", a0."total", a0."created_at" from "main"."orders" as a0 order by a0."total", a0."id" limit ?1 offset ?2) as a0 order by a0."total", a0."id";

@@ -1,0 +1,3 @@
+-- POST /products?onConflict=sku {sku, name, price}
+-- params: ["SKU-0000001", "Renamed", "9.99"]
+insert into "main"."products" ("sku", "name", "price") values (?1, ?2, ?3) on conflict ("sku") do update set "name" = excluded."name", "price" = excluded."price" returning json_object('id', (case when "id" > 9007199254740991 or "id" < -9007199254740991 then cast("id" as text) else "id" end), 'sku', "sku", 'name', "name", 'price', (case when "price" is null then null else printf('%.2f', "price") end), 'active', (case when "active" is null then null when "active" then json('true') else json('false') end), 'stock', (case when "stock" > 9007199254740991 or "stock" < -9007199254740991 then cast("stock" as text) else "stock" end)) as j, "id" as k0;
