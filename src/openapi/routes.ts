@@ -1,5 +1,45 @@
-/** `/openapi.json` and `/docs` (placeholder until the generator lands). */
+/**
+ * `GET /openapi.json` (the document of the current schema snapshot, built once per snapshot) and
+ * `GET /docs` (Swagger UI, every asset served from here so it works offline).
+ */
+import Negotiator from 'negotiator';
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine.ts';
+import type { Snapshot } from '../schema/model.ts';
+import { SluiceError } from '../errors/registry.ts';
+import { openapiDocument } from './document.ts';
+import { ASSET_PREFIX, DOCS_CSP, docsUi } from './docs-ui.ts';
 
-export function openapiRoutes(_app: FastifyInstance, _engine: Engine): void {}
+const YEAR = 'public, max-age=31536000, immutable';
+
+/** @example openapiRoutes(app, engine) // GET /openapi.json, GET /docs */
+export function openapiRoutes(app: FastifyInstance, engine: Engine): void {
+  // Keyed by the snapshot object: a reload swaps the snapshot, and the old document goes with it.
+  const documents = new WeakMap<Snapshot, string>();
+
+  app.get('/openapi.json', async (_request, reply) => {
+    const snapshot = engine.snapshot();
+    let text = documents.get(snapshot);
+    if (text === undefined) {
+      text = JSON.stringify(openapiDocument(snapshot, engine.config));
+      documents.set(snapshot, text);
+    }
+    // The schema can change on reload: let caches keep it only while they check back.
+    return reply.type('application/json; charset=utf-8').header('cache-control', 'no-cache').send(text);
+  });
+
+  app.get('/docs', async (_request, reply) => {
+    const ui = await docsUi();
+    return reply.type('text/html; charset=utf-8').headers({ 'cache-control': 'no-cache', 'content-security-policy': DOCS_CSP }).send(ui.html);
+  });
+
+  app.get<{ Params: { tag: string; file: string } }>(`${ASSET_PREFIX}/:tag/:file`, async (request, reply) => {
+    const ui = await docsUi();
+    const asset = ui.assets.get(request.params.file);
+    if (!asset) throw new SluiceError('SLUICE_NOT_FOUND', 'no such documentation asset');
+    // An old page asking for an older tag (rolling deploy) still gets today's file, uncached.
+    reply.type(asset.type).header('cache-control', request.params.tag === ui.tag ? YEAR : 'no-cache').header('vary', 'accept-encoding');
+    const gzip = new Negotiator(request).encodings(['gzip', 'identity'])[0] === 'gzip' ? asset.gzip() : null;
+    return gzip ? reply.header('content-encoding', 'gzip').send(gzip) : reply.send(asset.body);
+  });
+}
