@@ -30,6 +30,11 @@ export interface ReadStatement extends Compiled {
   readonly withTotal: boolean;
 }
 
+/** One member of a row's JSON object: a column (rendered by the dialect) or a nested JSON value (an embed). */
+export type RowField =
+  | { readonly key: string; readonly column: { readonly expr: string; readonly type: ColumnType; readonly nullable: boolean } }
+  | { readonly key: string; readonly json: string };
+
 export interface JsonRow {
   /** The JSON expression. */
   readonly expr: string;
@@ -67,10 +72,15 @@ export abstract class SqlCompiler {
 
   protected abstract placeholder(index: number): string;
   /**
-   * One row's JSON object from key/expression pairs, keys in order: the expression, and a FROM
-   * item it needs (PostgreSQL names the row's fields in a LATERAL subquery; SQLite needs none).
+   * One row's JSON object from its fields, keys in order: the expression, and a FROM item it needs
+   * (PostgreSQL names the row's fields in a LATERAL subquery; SQLite needs none).
    */
-  protected abstract jsonRow(pairs: ReadonlyArray<readonly [string, string]>, ctx: Context): JsonRow;
+  protected abstract jsonRow(fields: readonly RowField[], ctx: Context): JsonRow;
+
+  /** Fields of `columns` read through `alias` (null: unqualified, as in RETURNING). */
+  protected columnFields(columns: readonly Column[], alias: string | null): RowField[] {
+    return columns.map((c) => ({ key: c.name, column: { expr: this.col(alias, c.name), type: c.type, nullable: c.nullable } }));
+  }
   /** A JSON array of `expr` over the rows of the enclosing query, `[]` when there are none. */
   protected abstract jsonAgg(expr: string, orderBy: string): string;
   /** Makes the value of a JSON-producing subquery nest as JSON (not as a string) in a parent object. */
@@ -198,9 +208,9 @@ export abstract class SqlCompiler {
 
   /** The JSON object of one row of `plan` read through `alias`, embeds included. */
   protected rowJson(plan: SelectPlan, alias: string, ctx: Context): JsonRow {
-    const pairs: Array<readonly [string, string]> = plan.columns.map((c) => [c.name, this.jsonValue(this.col(alias, c.name), c.type)] as const);
-    for (const embed of plan.embeds) pairs.push([embed.key, this.nestJson(this.embed(embed.plan, embed.relation, alias, ctx))]);
-    return this.jsonRow(pairs, ctx);
+    const fields = this.columnFields(plan.columns, alias);
+    for (const embed of plan.embeds) fields.push({ key: embed.key, json: this.nestJson(this.embed(embed.plan, embed.relation, alias, ctx)) });
+    return this.jsonRow(fields, ctx);
   }
 
   /** A correlated subquery: the embedded row (to-one) or array of rows (to-many) of `parent`'s row. */
@@ -337,7 +347,7 @@ export abstract class SqlCompiler {
    * only), and the key for the `Location` of a created row. `extra` adds returned expressions.
    */
   protected writeResult(dml: string, resource: Resource, columns: readonly Column[], ctx: Context, extra = ''): string {
-    const row = this.jsonRow(columns.map((c) => [c.name, this.jsonValue(this.ident(c.name), c.type)] as const), ctx);
+    const row = this.jsonRow(this.columnFields(columns, null), ctx);
     return `${dml} returning ${row.expr} as j${resource.primaryKey.map((k, i) => `, ${this.ident(k)} as k${i}`).join('')}${extra}`;
   }
 

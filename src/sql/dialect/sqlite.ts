@@ -5,7 +5,7 @@
  * the semantics of PostgreSQL's websearch_to_tsquery('simple', …)), booleans as 0/1, exact numerics printed at their scale.
  */
 import type { Column, ColumnType, Resource } from '../../schema/model.ts';
-import { type Context, type JsonRow, SqlCompiler } from '../compiler.ts';
+import { type Context, type JsonRow, type RowField, SqlCompiler } from '../compiler.ts';
 import { canonicalTimestamp } from '../../plan/coerce.ts';
 
 const MAX_PAIRS = 60;
@@ -22,8 +22,8 @@ export class SqliteCompiler extends SqlCompiler {
     return `?${index}`;
   }
 
-  protected jsonRow(pairs: ReadonlyArray<readonly [string, string]>): JsonRow {
-    return { expr: this.jsonObject(pairs), from: '' };
+  protected jsonRow(fields: readonly RowField[]): JsonRow {
+    return { expr: this.jsonObject(fields.map((f) => [f.key, 'json' in f ? f.json : this.jsonValue(f.column.expr, f.column.type)] as const)), from: '' };
   }
 
   private jsonObject(pairs: ReadonlyArray<readonly [string, string]>): string {
