@@ -13,8 +13,10 @@ import { parseKey } from '../request/key.ts';
 import { planRead } from '../plan/read-plan.ts';
 import { listPage, nextLink, oneBody } from '../response/envelope.ts';
 import { csvStream, ndjsonStream } from '../response/stream.ts';
-import { ESTIMATE_CAP } from '../sql/compiler.ts';
-import { negotiate } from './negotiate.ts';
+import { ESTIMATE_CAP, type Compiled } from '../sql/compiler.ts';
+import type { ReadMode, ReadPlan } from '../plan/nodes.ts';
+import { MAX_CACHED_QUERY, StatementCache } from '../plan/statement-cache.ts';
+import { negotiate, type Format } from './negotiate.ts';
 
 const STREAM_BATCH = 1000;
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -42,53 +44,86 @@ async function primed(batches: AsyncIterable<Row[]>): Promise<AsyncIterable<Row[
   };
 }
 
-export async function readList(engine: Engine, resource: Resource, request: FastifyRequest, reply: FastifyReply): Promise<string | NodeJS.ReadableStream> {
-  const { config, db, compiler } = engine;
-  const { path, query } = splitUrl(request.raw.url ?? '');
-  const ast = parseQuery(query);
-  const format = negotiate(request.headers, true);
-  const plan = planRead({ snapshot: engine.snapshot(), resource, ast, limits: config.limits, mode: format === 'json' ? 'list' : 'stream' });
+/** A read as compiled for one exact request (resource, format and raw query string). */
+interface CompiledRead {
+  readonly plan: ReadPlan;
+  readonly statement: Compiled;
+  readonly keyCount: number;
+  readonly withTotal: boolean;
+  readonly header?: readonly string[];
+}
 
-  if (format === 'ndjson') {
+const cache = new StatementCache<CompiledRead>();
+
+/**
+ * Parses, plans and compiles a read — or takes it from the cache when the same request was
+ * compiled before. A single-row read's key values are its first parameters, swapped per request.
+ */
+function compileRead(engine: Engine, resource: Resource, query: string, format: Format, key?: readonly unknown[]): CompiledRead {
+  const { compiler } = engine;
+  const snapshot = engine.snapshot();
+  const mode: ReadMode = key ? 'one' : format === 'json' ? 'list' : 'stream';
+  const cacheKey = query.length <= MAX_CACHED_QUERY ? `${resource.name}\0${format}\0${query}\0${mode}` : undefined;
+  const lru = cache.for(snapshot);
+  const hit = cacheKey === undefined ? undefined : lru.get(cacheKey);
+  if (hit) {
+    if (!key) return hit;
+    const params = [...hit.statement.params];
+    key.forEach((value, i) => (params[i] = compiler.bind(value, resource.columnsByName.get(resource.primaryKey[i]!)!.type)));
+    return { ...hit, statement: { text: hit.statement.text, params } };
+  }
+  const plan = planRead({ snapshot, resource, ast: parseQuery(query), limits: engine.config.limits, mode, key });
+  let compiled: CompiledRead;
+  if (format === 'csv') {
+    const csv = compiler.readCsv(plan);
+    compiled = { plan, statement: csv, keyCount: 0, withTotal: false, header: csv.header };
+  } else {
     const statement = compiler.read(plan);
+    compiled = { plan, statement, keyCount: statement.keyCount, withTotal: statement.withTotal };
+  }
+  if (cacheKey !== undefined) lru.set(cacheKey, compiled);
+  return compiled;
+}
+
+export async function readList(engine: Engine, resource: Resource, request: FastifyRequest, reply: FastifyReply): Promise<string | NodeJS.ReadableStream> {
+  const { db, compiler } = engine;
+  const { path, query } = splitUrl(request.raw.url ?? '');
+  const format = negotiate(request.headers, true);
+  const { plan, statement, keyCount, withTotal, header } = compileRead(engine, resource, query, format);
+
+  if (format !== 'json') {
     const batches = await primed(db.stream(statement.text, statement.params, STREAM_BATCH));
-    reply.type('application/x-ndjson; charset=utf-8');
+    if (format === 'csv') {
+      reply.header('content-type', 'text/csv; charset=utf-8');
+      return csvStream(header!, batches);
+    }
+    reply.header('content-type', 'application/x-ndjson; charset=utf-8');
     return ndjsonStream(batches);
   }
-  if (format === 'csv') {
-    const statement = compiler.readCsv(plan);
-    const batches = await primed(db.stream(statement.text, statement.params, STREAM_BATCH));
-    reply.type('text/csv; charset=utf-8');
-    return csvStream(statement.header, batches);
-  }
 
-  const statement = compiler.read(plan);
   const rows = await db.query(statement.text, statement.params);
   let total: number | null = null;
-  if (statement.withTotal) {
-    total = Number(rows[0]?.[1 + statement.keyCount] ?? 0);
+  if (withTotal) {
+    total = Number(rows[0]?.[1 + keyCount] ?? 0);
     const explain = plan.count === 'estimated' && total > ESTIMATE_CAP ? compiler.explainCount(plan) : null;
     if (explain) {
       const plans = JSON.parse(String((await db.query(explain.text, explain.params))[0]![0])) as Array<{ Plan: { 'Plan Rows': number } }>;
       total = Math.max(ESTIMATE_CAP + 1, Math.round(plans[0]!.Plan['Plan Rows']));
     }
   }
-  const page = listPage(rows, statement, plan, total);
+  const page = listPage(rows, { keyCount, withTotal }, plan, total);
   const link = nextLink(path, query, page);
   if (link) reply.header('link', link);
-  reply.type(JSON_TYPE);
+  reply.header('content-type', JSON_TYPE);
   return page.body;
 }
 
 export async function readOne(engine: Engine, resource: Resource, rawId: string, request: FastifyRequest, reply: FastifyReply): Promise<string> {
-  const { config, db, compiler } = engine;
   const key = parseKey(resource, rawId);
-  const ast = parseQuery(splitUrl(request.raw.url ?? '').query);
   negotiate(request.headers, false);
-  const plan = planRead({ snapshot: engine.snapshot(), resource, ast, limits: config.limits, mode: 'one', key });
-  const statement = compiler.read(plan);
-  const rows = await db.query(statement.text, statement.params);
+  const { statement } = compileRead(engine, resource, splitUrl(request.raw.url ?? '').query, 'json', key);
+  const rows = await engine.db.query(statement.text, statement.params);
   if (rows.length === 0) throw new SluiceError('SLUICE_NOT_FOUND', `${resource.name} has no row with key ${rawId}`);
-  reply.type(JSON_TYPE);
+  reply.header('content-type', JSON_TYPE);
   return oneBody(rows[0]![0] as string);
 }

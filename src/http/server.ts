@@ -25,7 +25,8 @@ const EMPTY_QUERY = Object.freeze({});
 
 /** A Buffer keeps the media type exactly as RFC 9457 names it (Fastify appends a charset to strings). */
 function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
-  return reply.code(p.status).headers({ ...p.headers, 'content-type': 'application/problem+json' }).send(Buffer.from(JSON.stringify(p.body)));
+  const headers = { ...p.headers, 'content-type': 'application/problem+json', 'x-request-id': String(p.body.requestId) };
+  return reply.code(p.status).headers(headers).send(Buffer.from(JSON.stringify(p.body)));
 }
 
 export function buildServer(options: ServerOptions): FastifyInstance {
@@ -70,13 +71,14 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   // A PATCH body is a JSON merge patch (RFC 7396) of the row; JSON Patch (RFC 6902) is not taken.
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, json);
 
-  app.addHook('onRequest', async (request) => {
-    if ((request.raw.url ?? '').length > config.limits.maxUrlLength) {
-      throw new SluiceError('SLUICE_URL_TOO_LONG', `the URL is longer than ${config.limits.maxUrlLength} characters (limits.maxUrlLength)`);
-    }
-  });
-  app.addHook('onSend', async (request, reply) => {
+  // Callback-style hooks: an async hook costs promise allocations on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if ((request.raw.url ?? '').length > config.limits.maxUrlLength) {
+      done(new SluiceError('SLUICE_URL_TOO_LONG', `the URL is longer than ${config.limits.maxUrlLength} characters (limits.maxUrlLength)`));
+      return;
+    }
+    done();
   });
 
   app.setErrorHandler((error, request, reply) => {

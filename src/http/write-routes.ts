@@ -90,7 +90,7 @@ export async function create(engine: Engine, resource: Resource, request: Fastif
   const { rows, many } = validateBody(resource, request.body, 'insert', engine.config.limits.maxBatch);
   const plan = planInsert({ resource, rows, returning: returning(resource, query), onConflict: query.onConflict });
   const out = await write(engine, engine.compiler.insert(plan));
-  reply.code(201).type(JSON_TYPE);
+  reply.code(201).header('content-type', JSON_TYPE);
   if (many) return manyBody(out);
   if (resource.primaryKey.length) reply.header('location', location(engine, resource, out[0]!));
   return oneBody(out[0]![0] as string);
@@ -109,7 +109,7 @@ export async function updateOne(engine: Engine, resource: Resource, rawId: strin
   const { rows } = validateBody(resource, request.body, 'update', 1);
   const out = await write(engine, engine.compiler.update(planUpdate({ resource, row: rows[0]!, filter: keyFilter(resource, key), returning: returning(resource, query) })));
   if (out.length === 0) throw new SluiceError('SLUICE_NOT_FOUND', `${resource.name} has no row with key ${rawId}`);
-  reply.type(JSON_TYPE);
+  reply.header('content-type', JSON_TYPE);
   return oneBody(out[0]![0] as string);
 }
 
@@ -134,7 +134,7 @@ export async function replaceOne(engine: Engine, resource: Resource, rawId: stri
       return [found.length === 0, await tx.query(statement.text, statement.params)] as const;
     }).catch((err: unknown) => { throw mapDatabaseError(err, true); });
   }
-  reply.code(created ? 201 : 200).type(JSON_TYPE);
+  reply.code(created ? 201 : 200).header('content-type', JSON_TYPE);
   if (created) reply.header('location', location(engine, resource, out[0]!));
   return oneBody(out[0]![0] as string);
 }
@@ -184,6 +184,6 @@ export async function bulk(engine: Engine, resource: Resource, request: FastifyR
   } catch (err) {
     throw mapDatabaseError(err, true);
   }
-  reply.type(JSON_TYPE);
+  reply.header('content-type', JSON_TYPE);
   return manyBody(rows);
 }

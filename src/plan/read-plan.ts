@@ -223,9 +223,10 @@ export class ReadPlanner {
       for (const [param, value] of [['sort', ast.sort], ['limit', ast.limit], ['offset', ast.offset], ['cursor', ast.cursor], ['count', ast.count]] as const) {
         if (value !== null) throw badParam(param, 'does not apply to a single row');
       }
-      resource.primaryKey.forEach((name, i) => {
-        this.root.filters.push({ kind: 'cond', column: resource.columnsByName.get(name)!, op: 'eq', negate: false, value: key![i] });
-      });
+      // The key comes first, so its values are the statement's first parameters ($1…): one
+      // compiled statement then serves every key (see plan/statement-cache.ts).
+      this.root.filters.unshift(...resource.primaryKey.map((name, i): PlanFilter => (
+        { kind: 'cond', column: resource.columnsByName.get(name)!, op: 'eq', negate: false, value: key![i] })));
     }
     const base = this.select(this.root, '');
     if (mode === 'one') return { mode, root: base, after: null, count: null, sortTag: '' };

@@ -16,7 +16,7 @@ export interface ListPage {
 }
 
 /** @example listPage(rows, statement, plan, null).body → '{"data":[…],"pagination":{…}}' */
-export function listPage(rows: readonly Row[], statement: ReadStatement, plan: ReadPlan, total: number | null): ListPage {
+export function listPage(rows: readonly Row[], statement: Pick<ReadStatement, 'keyCount' | 'withTotal'>, plan: ReadPlan, total: number | null): ListPage {
   const limit = plan.root.limit ?? 0;
   const page = statement.withTotal && rows.length === 1 && rows[0]![0] === null ? [] : rows;
   const hasMore = page.length > limit;

@@ -264,3 +264,31 @@ describe.runIf(all.length > 1)('dialects agree', () => {
     expect(Array.isArray(bodies[0].data) ? bodies[0].data.length : 1).toBeGreaterThan(0);
   });
 });
+
+describe.each(all)('compiled reads are reused on %s', (dialect) => {
+  test('the same single-row request with another key reads the other row (key parameters swapped)', async () => {
+    const s = servers.get(dialect)!;
+    s.statements.length = 0;
+    const bodies = [];
+    for (const id of [7, 8, 7, 999999]) {
+      const res = await s.get(`${API}/orders/${id}?include=customer&fields=id,customer.id`);
+      bodies.push(res.statusCode === 200 ? res.json().data : res.statusCode);
+    }
+    expect(bodies).toEqual([
+      { id: 7, customer: { id: orderCustomer(7) } }, { id: 8, customer: { id: orderCustomer(8) } },
+      { id: 7, customer: { id: orderCustomer(7) } }, 404,
+    ]);
+    expect(new Set(s.statements).size).toBe(1); // one compiled statement served all four
+  });
+
+  test('a cached list answers exactly like a fresh one, and a different query is compiled anew', async () => {
+    const s = servers.get(dialect)!;
+    const url = `${API}/orders?status=shipped&sort=-total&limit=3&fields=id,total`;
+    const first = (await s.get(url)).body;
+    expect((await s.get(url)).body).toBe(first);
+    const other = await s.get(`${API}/orders?status=paid&sort=-total&limit=3&fields=id,total`);
+    expect(other.body).not.toBe(first);
+    expect(other.json().data.map((r: { id: number }) => r.id)).toEqual(
+      [...orders].filter((o) => o.status === 'paid').sort((a, b) => Number(b.total) - Number(a.total) || a.id - b.id).slice(0, 3).map((o) => o.id));
+  });
+});

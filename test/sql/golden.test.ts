@@ -51,35 +51,36 @@ describe('values are bound, never inlined', () => {
     expect(flat.filter((p) => p === INJECTION)).toHaveLength(4);
   });
 
-  test.each([
-    ['postgres', ['paid', '100', 11]],
-    ['sqlite', ['paid', '100', 11]],
-  ] as const)('filters, then the page size plus one to detect a next page (%s)', (dialect, params) => {
-    expect(one(dialect, 'list-filter-sort-limit').params).toEqual(params);
+  test.each(DIALECTS)('filters are parameters; the page size plus one (to detect a next page) is a literal (%s)', (dialect) => {
+    const { text, params } = one(dialect, 'list-filter-sort-limit');
+    expect(params).toEqual(['paid', '100']);
+    // a literal LIMIT lets PostgreSQL keep a generic plan instead of re-planning every execution
+    expect(text).toMatch(/ limit 11\) as a0/);
   });
 
   test('PostgreSQL binds an in list as one array parameter, SQLite as one parameter per item', () => {
-    expect(one('postgres', 'in-list').params).toEqual([['paid', 'shipped'], ['1', '2', '3'], [], 26]);
-    expect(one('sqlite', 'in-list').params).toEqual(['paid', 'shipped', 1n, 2n, 3n, 26]);
+    expect(one('postgres', 'in-list').params).toEqual([['paid', 'shipped'], ['1', '2', '3'], []]);
+    expect(one('sqlite', 'in-list').params).toEqual(['paid', 'shipped', 1n, 2n, 3n]);
     expect(one('sqlite', 'in-list').text).toContain('false');
   });
 
   test('like turns * into the dialect\'s wildcard and escapes the rest; search binds the text as sent', () => {
-    expect(one('postgres', 'like-ilike-search').params).toEqual(['Product 1%', '%00\\_\\%%', 'product 7', 26]);
+    expect(one('postgres', 'like-ilike-search').params).toEqual(['Product 1%', '%00\\_\\%%', 'product 7']);
     // SQLite's case-sensitive like is GLOB, whose wildcard already is *
-    expect(one('sqlite', 'like-ilike-search').params).toEqual(['Product 1*', '%00\\_\\%%', 'product 7', 26]);
+    expect(one('sqlite', 'like-ilike-search').params).toEqual(['Product 1*', '%00\\_\\%%', 'product 7']);
   });
 
   test.each([
-    ['postgres', ['2024-01-01T01:00:00+00:00', '124', 26]],
-    ['sqlite', ['2024-01-01T01:00:00+00:00', 124n, 26]],
+    ['postgres', ['2024-01-01T01:00:00+00:00', '124']],
+    ['sqlite', ['2024-01-01T01:00:00+00:00', 124n]],
   ] as const)('a cursor\'s values are parameters, typed for the driver (%s)', (dialect, params) => {
     expect(one(dialect, 'keyset-mixed').params).toEqual(params);
     expect(one(dialect, 'keyset-uniform').params).toEqual(params);
   });
 
   test.each(DIALECTS)('a stream is bounded by limits.maxStreamRows, not by the page size (%s)', (dialect) => {
-    expect(one(dialect, 'ndjson-stream').params).toEqual(['paid', LIMITS.maxStreamRows]);
+    expect(one(dialect, 'ndjson-stream').params).toEqual(['paid']);
+    expect(one(dialect, 'ndjson-stream').text).toMatch(new RegExp(` limit ${LIMITS.maxStreamRows}$`));
   });
 });
 
@@ -101,11 +102,11 @@ describe('statement shapes the dialects differ in', () => {
   test(`bulk writes are guarded by maxAffected (${MAX_AFFECTED}): one statement on PostgreSQL, count then write on SQLite`, () => {
     for (const name of ['bulk-patch', 'bulk-delete']) {
       const [pg] = compiled('postgres', name);
-      expect(pg!.params).toContain(MAX_AFFECTED + 1);
-      expect(pg!.params).toContain(MAX_AFFECTED);
+      expect(pg!.text).toContain(`limit ${MAX_AFFECTED + 1}) as s`);
+      expect(pg!.text).toContain(`(select n from n) <= ${MAX_AFFECTED}`);
       const [count, write] = compiled('sqlite', name);
       expect(count!.text).toMatch(/^select count\(\*\)/);
-      expect(count!.params.at(-1)).toBe(MAX_AFFECTED + 1);
+      expect(count!.text).toContain(`limit ${MAX_AFFECTED + 1}) as s`);
       expect(write!.text).toMatch(/^(update|delete)/);
     }
   });

@@ -110,9 +110,9 @@ describe('where filters land', () => {
     expect(rejection('or=(items.quantity.gt.1,status.eq.paid)').errors?.[0]?.field).toBe('or');
   });
 
-  test('a single-row read filters on its primary key', () => {
+  test('a single-row read filters on its primary key, the key first (its values become $1…)', () => {
     const p = plan('status=paid', { mode: 'one', key: [7n] });
-    expect(shape(p.root.filter)).toEqual({ and: [{ status: ['eq', 'paid'] }, { id: ['eq', 7n] }] });
+    expect(shape(p.root.filter)).toEqual({ and: [{ id: ['eq', 7n] }, { status: ['eq', 'paid'] }] });
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import type { Column, ColumnType, Resource } from '../../schema/model.ts';
 import type { DeletePlan, InsertPlan, UpdatePlan } from '../../plan/mutate-plan.ts';
-import { Context, SqlCompiler, type BulkStatement, type Compiled, type JsonRow, type RowField } from '../compiler.ts';
+import { Context, SqlCompiler, integer, type BulkStatement, type Compiled, type JsonRow, type RowField } from '../compiler.ts';
 import type { ReadPlan } from '../../plan/nodes.ts';
 
 /** The column a PUT's upsert returns to tell a created row from a replaced one. */
@@ -148,8 +148,8 @@ export class PostgresCompiler extends SqlCompiler {
   override bulk(plan: UpdatePlan | DeletePlan, max: number): BulkStatement {
     const ctx = new Context((i) => this.placeholder(i));
     const a = ctx.alias();
-    const count = `select count(*) as n from (select 1 from ${this.table(plan.resource)} as ${a} where ${this.filter(plan.filter, a, ctx)} limit ${ctx.param(max + 1)}) as s`;
-    const guard = ` and (select n from n) <= ${ctx.param(max)}`;
+    const count = `select count(*) as n from (select 1 from ${this.table(plan.resource)} as ${a} where ${this.filter(plan.filter, a, ctx)} limit ${integer(max + 1)}) as s`;
+    const guard = ` and (select n from n) <= ${integer(max)}`;
     const b = ctx.alias();
     const write = 'set' in plan ? this.updateSql(plan, ctx, b, guard) : this.deleteSql(plan, ctx, b, guard);
     const w = ctx.alias();

@@ -5,7 +5,7 @@
  * the semantics of PostgreSQL's websearch_to_tsquery('simple', …)), booleans as 0/1, exact numerics printed at their scale.
  */
 import type { Column, ColumnType, Resource } from '../../schema/model.ts';
-import { type Context, type JsonRow, type RowField, SqlCompiler } from '../compiler.ts';
+import { type Context, type JsonRow, type RowField, SqlCompiler, integer } from '../compiler.ts';
 import { canonicalTimestamp } from '../../plan/coerce.ts';
 
 const MAX_PAIRS = 60;
@@ -66,9 +66,9 @@ export class SqliteCompiler extends SqlCompiler {
   }
 
   /** SQLite needs a LIMIT before an OFFSET; -1 means none. */
-  protected override limitOffset(limit: number | null, offset: number | null, ctx: Context): string {
-    if (limit === null && offset !== null && offset > 0) return ` limit -1 offset ${ctx.param(offset)}`;
-    return super.limitOffset(limit, offset, ctx);
+  protected override limitOffset(limit: number | null, offset: number | null): string {
+    if (limit === null && offset !== null && offset > 0) return ` limit -1 offset ${integer(offset)}`;
+    return super.limitOffset(limit, offset);
   }
 
   protected like(expr: string, _column: Column, pattern: string, ctx: Context, insensitive: boolean): string {
