@@ -19,6 +19,7 @@
 # (default "baseline platformatic directus"), WORKLOADS (default all of peers.sh), DATABASE_URL
 # (default postgres://postgres@127.0.0.1/sluice_shop), SHARED_DIR (folder holding bench/peers.sh;
 # default: the "shared" folder next to the repository), PEERS_DIR (default /tmp/sluice-peers),
+# SLUICE_POOL_MAX (Sluice's pool, default 16 like the baseline and the peers),
 # KEYSET_DURATION (s per pagination wrk run, default 5), KEYSET_ROUNDS (default 3), SLUICE_PORT
 # (default 3400), QUIET_WAIT / QUIET_BUSY (before each measured part, wait up to QUIET_WAIT s, default
 # 300, until the machine is at most QUIET_BUSY % busy, default 20: other work on the machine skews
@@ -182,7 +183,8 @@ dbname=${DATABASE_URL##*/}; dbname=${dbname%%\?*}
   --processes "$out/processes.ndjson" --interval 500 &
 own_pids+=($!)
 # The wrapper writes the PID that peers.sh's `exec` hands on to node, so the sampler can follow it.
-sluice_cmd="$NODE dist/cli/main.js serve --db $DATABASE_URL --port $SLUICE_PORT"
+# As `npm start` runs it (V8 flag of the bin's shebang), with the pool size the baseline and the peers use.
+sluice_cmd="env SLUICE_DATABASE_POOL_MAX=${SLUICE_POOL_MAX:-16} $NODE --max-semi-space-size=8 dist/cli/main.js serve --db $DATABASE_URL --port $SLUICE_PORT"
 export SLUICE_START="bash -c 'echo \$\$ > $pidfile && exec $sluice_cmd'"
 export SLUICE_URL=http://127.0.0.1:$SLUICE_PORT
 kv sluice_start "$SLUICE_START"
