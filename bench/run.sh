@@ -15,7 +15,8 @@
 #     pagination at offset 999,975, all with wrk;
 #  6. writes raw outputs to bench/results/<UTC timestamp>/ and docs/benchmarks.md (bench/report.mjs).
 #
-# Environment: DURATION (s per wrk run, default 8), ROUNDS (default 2), CONNECTIONS (default 32), PEERS
+# Environment: DURATION (s per wrk run, default 8), ROUNDS (default 3: the median of three rounds
+# is steadier on this noisy machine than peers.sh's default of two), CONNECTIONS (default 32), PEERS
 # (default "baseline platformatic directus"), WORKLOADS (default all of peers.sh), DATABASE_URL
 # (default postgres://postgres@127.0.0.1/sluice_shop), SHARED_DIR (folder holding bench/peers.sh;
 # default: the "shared" folder next to the repository), PEERS_DIR (default /tmp/sluice-peers),
@@ -31,7 +32,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 # --- settings ----------------------------------------------------------------------------------
-export DURATION=${DURATION:-8} ROUNDS=${ROUNDS:-2} CONNECTIONS=${CONNECTIONS:-32}
+export DURATION=${DURATION:-8} ROUNDS=${ROUNDS:-3} CONNECTIONS=${CONNECTIONS:-32}
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1/sluice_shop}
 export PEERS_DIR=${PEERS_DIR:-/tmp/sluice-peers}
 PEERS=${PEERS:-"baseline platformatic directus"}
