@@ -13,7 +13,7 @@ import { parseKey } from '../request/key.ts';
 import { planRead } from '../plan/read-plan.ts';
 import { listPage, nextLink, oneBody } from '../response/envelope.ts';
 import { csvStream, ndjsonStream } from '../response/stream.ts';
-import { ESTIMATE_CAP, type Compiled } from '../sql/compiler.ts';
+import { ESTIMATE_CAP, type Compiled } from '../sql/statement.ts';
 import type { ReadMode, ReadPlan } from '../plan/nodes.ts';
 import { MAX_CACHED_QUERY, StatementCache } from '../plan/statement-cache.ts';
 import { negotiate, type Format } from './negotiate.ts';

@@ -8,7 +8,7 @@ import type { Engine } from '../engine.ts';
 import type { Row } from '../db/database.ts';
 import type { Column, Resource } from '../schema/model.ts';
 import type { QueryAst } from '../ast/nodes.ts';
-import type { Compiled } from '../sql/compiler.ts';
+import type { Compiled } from '../sql/statement.ts';
 import { badParam, SluiceError } from '../errors/registry.ts';
 import { mapDatabaseError } from '../db/errors.ts';
 import { parseQuery } from '../request/query-params.ts';

@@ -4,7 +4,7 @@
  */
 import type { Row } from '../db/database.ts';
 import type { ReadPlan } from '../plan/nodes.ts';
-import type { ReadStatement } from '../sql/compiler.ts';
+import type { ReadStatement } from '../sql/statement.ts';
 import { encodeCursor } from '../plan/cursor.ts';
 
 export interface ListPage {

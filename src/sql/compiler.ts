@@ -15,55 +15,7 @@
 import type { Column, ColumnType, DialectName, Relation, Resource } from '../schema/model.ts';
 import type { PlanCondition, PlanFilter, PlanSort, ReadPlan, SelectPlan } from '../plan/nodes.ts';
 import type { InsertPlan, UpdatePlan, DeletePlan } from '../plan/mutate-plan.ts';
-
-/** A non-negative integer as SQL text; anything else is a bug upstream, never SQL. */
-export function integer(n: number): string {
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a row count: ${n}`);
-  return String(n);
-}
-
-/** `count=estimated` counts exactly up to this many rows, then asks the planner. */
-export const ESTIMATE_CAP = 10_000;
-
-export interface Compiled {
-  readonly text: string;
-  readonly params: readonly unknown[];
-}
-
-/** A read: each row is [j, k0…kn, total?]. */
-export interface ReadStatement extends Compiled {
-  readonly keyCount: number;
-  readonly withTotal: boolean;
-}
-
-/** One member of a row's JSON object: a column (rendered by the dialect) or a nested JSON value (an embed). */
-export type RowField =
-  | { readonly key: string; readonly column: { readonly expr: string; readonly type: ColumnType; readonly nullable: boolean } }
-  | { readonly key: string; readonly json: string };
-
-export interface JsonRow {
-  /** The JSON expression. */
-  readonly expr: string;
-  /** Appended to the FROM clause of the select that computes `expr` (starts with ', ' when set). */
-  readonly from: string;
-}
-
-/** Collects parameters and aliases while one statement is compiled. */
-export class Context {
-  readonly params: unknown[] = [];
-  private aliases = 0;
-  private readonly placeholder: (index: number) => string;
-  constructor(placeholder: (index: number) => string) {
-    this.placeholder = placeholder;
-  }
-  param(value: unknown): string {
-    this.params.push(value);
-    return this.placeholder(this.params.length);
-  }
-  alias(): string {
-    return `a${this.aliases++}`;
-  }
-}
+import { Context, ESTIMATE_CAP, integer, type BulkStatement, type Compiled, type JsonRow, type ReadStatement, type RowField } from './statement.ts';
 
 export abstract class SqlCompiler {
   abstract readonly dialect: DialectName;
@@ -437,7 +389,3 @@ export abstract class SqlCompiler {
     return { kind: 'checked', count: this.countMatching(plan.resource, plan.filter, max), write };
   }
 }
-
-export type BulkStatement =
-  | { readonly kind: 'guarded'; readonly statement: Compiled }
-  | { readonly kind: 'checked'; readonly count: Compiled; readonly write: Compiled };

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { parseQuery } from '../../src/request/query-params.ts';
 import { planRead } from '../../src/plan/read-plan.ts';
 import { planInsert } from '../../src/plan/mutate-plan.ts';
-import type { Compiled } from '../../src/sql/compiler.ts';
+import type { Compiled } from '../../src/sql/statement.ts';
 import { buildSnapshot } from '../../src/schema/snapshot.ts';
 import type { DialectName } from '../../src/schema/model.ts';
 import { CASES, env, INJECTION, MAX_AFFECTED, render, type Env } from './cases.ts';

@@ -5,7 +5,8 @@
  */
 import type { Column, ColumnType, Resource } from '../../schema/model.ts';
 import type { DeletePlan, InsertPlan, UpdatePlan } from '../../plan/mutate-plan.ts';
-import { Context, SqlCompiler, integer, type BulkStatement, type Compiled, type JsonRow, type RowField } from '../compiler.ts';
+import { SqlCompiler } from '../compiler.ts';
+import { Context, integer, type BulkStatement, type Compiled, type JsonRow, type RowField } from '../statement.ts';
 import type { ReadPlan } from '../../plan/nodes.ts';
 
 /** The column a PUT's upsert returns to tell a created row from a replaced one. */

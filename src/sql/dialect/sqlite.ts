@@ -5,7 +5,8 @@
  * the semantics of PostgreSQL's websearch_to_tsquery('simple', …)), booleans as 0/1, exact numerics printed at their scale.
  */
 import type { Column, ColumnType, Resource } from '../../schema/model.ts';
-import { type Context, type JsonRow, type RowField, SqlCompiler, integer } from '../compiler.ts';
+import { SqlCompiler } from '../compiler.ts';
+import { integer, type Context, type JsonRow, type RowField } from '../statement.ts';
 import { canonicalTimestamp } from '../../plan/coerce.ts';
 
 const MAX_PAIRS = 60;
