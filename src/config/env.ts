@@ -4,7 +4,7 @@
  */
 const LEAVES = [
   'database.url', 'database.replicas', 'database.schemas', 'database.pool.max', 'database.pool.acquireTimeout',
-  'database.pool.statementTimeout', 'database.preparedStatements', 'database.searchConfig',
+  'database.pool.statementTimeout', 'database.pool.streamTimeout', 'database.preparedStatements', 'database.searchConfig',
   'redis.url',
   'server.port', 'server.host', 'server.basePath', 'server.trustProxy', 'server.headersTimeout',
   'server.requestTimeout', 'server.keepAliveTimeout',

@@ -46,6 +46,7 @@ export const configSchema = z.strictObject({
       max: int(10, 1, 1000),
       acquireTimeout: duration('2s'),
       statementTimeout: duration('5s'),
+      streamTimeout: duration('10m'),
     }).prefault({}),
     preparedStatements: bool(true),
     searchConfig: z.string().regex(/^[a-z_][a-z0-9_.]*$/i, { error: 'expected a text search configuration name' }).default('simple'),

@@ -57,6 +57,9 @@ export function mapDatabaseError(error: unknown, write: boolean): unknown {
   if (code === '23514') return new SluiceError('SLUICE_CHECK_VIOLATION', `a check constraint of the table is violated${err.constraint ? ` (${err.constraint})` : ''}`);
   if (code.startsWith('23')) return new SluiceError('SLUICE_INVALID_ROW', 'the database refused the row');
   if (code.startsWith('22')) return write ? new SluiceError('SLUICE_INVALID_ROW', 'a value is out of range or of the wrong form') : new SluiceError('SLUICE_INVALID_VALUE', 'a value is out of range or of the wrong form');
+  // No equality or ordering operator for the column's type (point, xml…): a bad query, not a crash.
+  if (code === '42883') return new SluiceError('SLUICE_OPERATOR_NOT_APPLICABLE', 'the column\'s type cannot be compared or sorted this way');
+  if (code === '21000') return new SluiceError(write ? 'SLUICE_INVALID_BODY' : 'SLUICE_BAD_QUERY', 'the request would change or read one row twice');
   if (code === '57014') return new SluiceError('SLUICE_STATEMENT_TIMEOUT', 'the statement ran longer than database.pool.statementTimeout');
   if (code === '40001' || code === '40P01') return new SluiceError('SLUICE_DATABASE_UNAVAILABLE', 'the transaction conflicted with another one; retry', undefined, { 'retry-after': '1' });
   if (CONNECTION_CODES.has(code) || /Connection terminated|connect ECONNREFUSED|getaddrinfo/.test(message)) {

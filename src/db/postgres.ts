@@ -12,6 +12,8 @@ export interface PostgresOptions {
   readonly max: number;
   readonly acquireTimeout: number;
   readonly statementTimeout: number;
+  /** Statement timeout of a stream's cursor (0: none). */
+  readonly streamTimeout: number;
   readonly preparedStatements: boolean;
   readonly onStatement?: StatementListener | undefined;
   readonly onError?: ((err: Error) => void) | undefined;
@@ -21,11 +23,14 @@ export interface PostgresOptions {
 const RAW_TYPES = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
 /** Distinct statements prepared per connection before new shapes run unnamed. */
 const MAX_PREPARED = 256;
+const MAX_SEEN = 1024;
 
 export class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
   readonly pool: pg.Pool;
   private readonly names = new Map<string, string>();
+  /** Texts seen once, oldest first (candidates for a name). */
+  private readonly seen = new Set<string>();
   private readonly options: PostgresOptions;
 
   constructor(options: PostgresOptions) {
@@ -43,11 +48,23 @@ export class PostgresDatabase implements Database {
     this.pool.on('error', (err) => options.onError?.(err));
   }
 
+  /**
+   * Statements are prepared by name once they recur: a text seen for the second time gets a name
+   * (at most MAX_PREPARED of them, never reused, since every connection keeps what it prepared).
+   * One-off texts — a crawler's offsets — run unnamed and use up nothing.
+   */
   private name(sql: string): string | undefined {
     if (!this.options.preparedStatements) return undefined;
-    let name = this.names.get(sql);
-    if (name === undefined && this.names.size < MAX_PREPARED) this.names.set(sql, (name = `s${this.names.size}`));
-    return name;
+    const name = this.names.get(sql);
+    if (name !== undefined || this.names.size >= MAX_PREPARED) return name;
+    if (!this.seen.delete(sql)) {
+      if (this.seen.size >= MAX_SEEN) this.seen.delete(this.seen.values().next().value!);
+      this.seen.add(sql);
+      return undefined;
+    }
+    const fresh = `s${this.names.size}`;
+    this.names.set(sql, fresh);
+    return fresh;
   }
 
   private async run(client: pg.Pool | pg.PoolClient, sql: string, params: readonly unknown[]): Promise<Row[]> {
@@ -81,22 +98,33 @@ export class PostgresDatabase implements Database {
     }
   }
 
+  /**
+   * A cursor in a read-only transaction of its own: one snapshot for the whole stream, and a
+   * statement timeout of `streamTimeout` instead of the per-request one, which would otherwise
+   * cut long streams (a slow reader of a million rows) short.
+   */
   async *stream(sql: string, params: readonly unknown[], batchSize: number): AsyncIterable<Row[]> {
     const client = await this.pool.connect();
-    this.options.onStatement?.(sql, params);
-    const cursor = client.query(new Cursor<unknown[]>(sql, params as unknown[], { rowMode: 'array', types: RAW_TYPES }));
     let failed: Error | undefined;
     try {
-      for (;;) {
-        const rows = await cursor.read(batchSize);
-        if (rows.length === 0) return;
-        yield rows;
+      await client.query('begin read only');
+      await client.query(`set local statement_timeout = ${Math.max(0, Math.floor(this.options.streamTimeout))}`);
+      this.options.onStatement?.(sql, params);
+      const cursor = client.query(new Cursor<unknown[]>(sql, params as unknown[], { rowMode: 'array', types: RAW_TYPES }));
+      try {
+        for (;;) {
+          const rows = await cursor.read(batchSize);
+          if (rows.length === 0) return;
+          yield rows;
+        }
+      } finally {
+        await cursor.close().catch(() => undefined);
       }
     } catch (err) {
       failed = err as Error;
       throw err;
     } finally {
-      if (!failed) await cursor.close().catch((e: Error) => (failed = e));
+      await client.query(failed ? 'rollback' : 'commit').catch((e: Error) => (failed = e));
       client.release(failed);
     }
   }

@@ -77,11 +77,6 @@ export class SqliteDatabase implements Database {
     this.reader = options.path === ':memory:' ? this.writer : new Connection(open(options.path, false, this.busyTimeout));
   }
 
-  /** The writing connection, for seeding and Sluice's own tables. */
-  get raw(): DatabaseSync {
-    return this.writer.db;
-  }
-
   private run(conn: Connection, sql: string, params: readonly unknown[]): Row[] {
     this.options.onStatement?.(sql, params);
     return conn.all(sql, params);

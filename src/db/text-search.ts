@@ -47,9 +47,16 @@ function contains(tokens: readonly string[], phrase: readonly string[]): boolean
   return false;
 }
 
+/** SQLite calls `sluice_match` once per row with the same query: parse each query once. */
+const parsed = new Map<string, Term[][]>();
+
 /** @example matches('Customer 17', 'customer 7') === false */
 export function matches(text: string, query: string): boolean {
-  const groups = parseSearch(query);
+  let groups = parsed.get(query);
+  if (!groups) {
+    if (parsed.size >= 256) parsed.clear();
+    parsed.set(query, (groups = parseSearch(query)));
+  }
   if (groups.length === 0) return false;
   const tokens = words(text);
   return groups.every((group) => group.some((t) => contains(tokens, t.words) !== t.negate));

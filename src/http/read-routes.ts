@@ -3,6 +3,7 @@
  * database built. Lists carry pagination and a `Link` to the next page; NDJSON and CSV stream
  * from a database cursor.
  */
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Engine } from '../engine.ts';
 import type { Row } from '../db/database.ts';
@@ -13,7 +14,7 @@ import { parseKey } from '../request/key.ts';
 import { planRead } from '../plan/read-plan.ts';
 import { listPage, nextLink, oneBody } from '../response/envelope.ts';
 import { csvStream, ndjsonStream } from '../response/stream.ts';
-import { ESTIMATE_CAP, type Compiled } from '../sql/statement.ts';
+import { ESTIMATE_CAP, type ReadStatement } from '../sql/statement.ts';
 import type { ReadMode, ReadPlan } from '../plan/nodes.ts';
 import { MAX_CACHED_QUERY, StatementCache } from '../plan/statement-cache.ts';
 import { negotiate, type Format } from './negotiate.ts';
@@ -27,29 +28,47 @@ export function splitUrl(url: string): { path: string; query: string } {
   return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
-/** Waits for the first batch so that an error before any row is still a proper problem response. */
-async function primed(batches: AsyncIterable<Row[]>): Promise<AsyncIterable<Row[]>> {
-  const iterator = batches[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  return {
-    async *[Symbol.asyncIterator]() {
-      try {
-        if (first.done) return;
-        yield first.value;
-        for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-      } finally {
-        await iterator.return?.();
+/**
+ * Waits for the first batch, so that an error before any row is still a proper problem response,
+ * and ends the database cursor (freeing its connection) however the response ends: when the
+ * client goes away — even before the first batch arrived — or when the body has been sent.
+ * A generator that never started would never run its cleanup, so the batches are handed on
+ * through a plain iterator that forwards `return()`.
+ */
+async function primed(source: AsyncIterable<Row[]>, response: ServerResponse): Promise<AsyncIterable<Row[]>> {
+  const iterator = source[Symbol.asyncIterator]();
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await iterator.return?.();
+  };
+  response.once('close', () => void close());
+  let first: IteratorResult<Row[]> | null = await iterator.next();
+  if (response.destroyed) await close();
+  const batches: AsyncIterableIterator<Row[]> = {
+    [Symbol.asyncIterator]: () => batches,
+    next: async () => {
+      if (first) {
+        const value = first;
+        first = null;
+        if (!closed) return value;
       }
+      return closed ? { done: true, value: undefined } : iterator.next();
+    },
+    return: async () => {
+      await close();
+      return { done: true, value: undefined };
     },
   };
+  return batches;
 }
 
 /** A read as compiled for one exact request (resource, format and raw query string). */
 interface CompiledRead {
   readonly plan: ReadPlan;
-  readonly statement: Compiled;
-  readonly keyCount: number;
-  readonly withTotal: boolean;
+  readonly statement: ReadStatement;
+  /** CSV: the header row. */
   readonly header?: readonly string[];
 }
 
@@ -63,23 +82,24 @@ function compileRead(engine: Engine, resource: Resource, query: string, format: 
   const { compiler } = engine;
   const snapshot = engine.snapshot();
   const mode: ReadMode = key ? 'one' : format === 'json' ? 'list' : 'stream';
-  const cacheKey = query.length <= MAX_CACHED_QUERY ? `${resource.name}\0${format}\0${query}\0${mode}` : undefined;
+  // A cursor makes each request of a walk unique: caching those would only evict hot entries.
+  const cacheable = query.length <= MAX_CACHED_QUERY && !query.includes('cursor=');
+  const cacheKey = cacheable ? `${resource.name}\0${format}\0${query}\0${mode}` : undefined;
   const lru = cache.for(snapshot);
   const hit = cacheKey === undefined ? undefined : lru.get(cacheKey);
   if (hit) {
     if (!key) return hit;
     const params = [...hit.statement.params];
     key.forEach((value, i) => (params[i] = compiler.bind(value, resource.columnsByName.get(resource.primaryKey[i]!)!.type)));
-    return { ...hit, statement: { text: hit.statement.text, params } };
+    return { ...hit, statement: { ...hit.statement, params } };
   }
   const plan = planRead({ snapshot, resource, ast: parseQuery(query), limits: engine.config.limits, mode, key });
   let compiled: CompiledRead;
   if (format === 'csv') {
     const csv = compiler.readCsv(plan);
-    compiled = { plan, statement: csv, keyCount: 0, withTotal: false, header: csv.header };
+    compiled = { plan, statement: { text: csv.text, params: csv.params, keyCount: 0, withTotal: false }, header: csv.header };
   } else {
-    const statement = compiler.read(plan);
-    compiled = { plan, statement, keyCount: statement.keyCount, withTotal: statement.withTotal };
+    compiled = { plan, statement: compiler.read(plan) };
   }
   if (cacheKey !== undefined) lru.set(cacheKey, compiled);
   return compiled;
@@ -89,29 +109,28 @@ export async function readList(engine: Engine, resource: Resource, request: Fast
   const { db, compiler } = engine;
   const { path, query } = splitUrl(request.raw.url ?? '');
   const format = negotiate(request.headers, true);
-  const { plan, statement, keyCount, withTotal, header } = compileRead(engine, resource, query, format);
+  const { plan, statement, header } = compileRead(engine, resource, query, format);
 
   if (format !== 'json') {
-    const batches = await primed(db.stream(statement.text, statement.params, STREAM_BATCH));
-    if (format === 'csv') {
-      reply.header('content-type', 'text/csv; charset=utf-8');
-      return csvStream(header!, batches);
-    }
-    reply.header('content-type', 'application/x-ndjson; charset=utf-8');
-    return ndjsonStream(batches);
+    const batches = await primed(db.stream(statement.text, statement.params, STREAM_BATCH), reply.raw);
+    const body = format === 'csv' ? csvStream(header!, batches) : ndjsonStream(batches);
+    // Headers are out by now: an error can only cut the response short, so say why in the log.
+    body.once('error', (err) => request.log.warn({ err, url: request.url }, 'stream ended early'));
+    reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
+    return body;
   }
 
   const rows = await db.query(statement.text, statement.params);
   let total: number | null = null;
-  if (withTotal) {
-    total = Number(rows[0]?.[1 + keyCount] ?? 0);
+  if (statement.withTotal) {
+    total = Number(rows[0]?.[1 + statement.keyCount] ?? 0);
     const explain = plan.count === 'estimated' && total > ESTIMATE_CAP ? compiler.explainCount(plan) : null;
     if (explain) {
       const plans = JSON.parse(String((await db.query(explain.text, explain.params))[0]![0])) as Array<{ Plan: { 'Plan Rows': number } }>;
       total = Math.max(ESTIMATE_CAP + 1, Math.round(plans[0]!.Plan['Plan Rows']));
     }
   }
-  const page = listPage(rows, { keyCount, withTotal }, plan, total);
+  const page = listPage(rows, statement, plan, total);
   const link = nextLink(path, query, page);
   if (link) reply.header('link', link);
   reply.header('content-type', JSON_TYPE);

@@ -90,9 +90,11 @@ export function canonicalTimestamp(raw: string): string {
   if (!m) return raw;
   const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', , sign, oh = '00', om = '00'] = m;
   const offset = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om)) : 0;
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec)) - offset * 60_000;
-  if (!Number.isFinite(ms)) return raw;
-  const base = new Date(ms).toISOString().slice(0, 19);
+  const day = new Date(0);
+  day.setUTCFullYear(Number(y), Number(mo) - 1, Number(d)); // not Date.UTC: it reads years 0–99 as 19xx
+  const date = new Date(day.getTime() + ((Number(h) * 60 + Number(mi) - offset) * 60 + Number(sec)) * 1000);
+  if (!Number.isFinite(date.getTime()) || date.getUTCFullYear() < 0 || date.getUTCFullYear() > 9999) return raw;
+  const base = date.toISOString().slice(0, 19);
   const fraction = frac.replace(/0+$/, '');
   return `${base}${fraction === '.' ? '' : fraction}+00:00`;
 }

@@ -64,6 +64,16 @@ export function planInsert(input: {
     if (differs >= 0) {
       throw new SluiceError('SLUICE_INVALID_BODY', `every row of an upsert must name the same columns; row ${differs} leaves out ${columns.filter((c) => !rows[differs]!.has(c.name)).map((c) => c.name).join(', ')}`, [{ field: `[${differs}]`, message: 'names other columns than the other rows' }]);
     }
+    // Two rows with the same key would make one statement update its own row twice.
+    const seen = new Map<string, number>();
+    rows.forEach((r, i) => {
+      const key = JSON.stringify(target.map((c) => r.get(c)));
+      const first = seen.get(key);
+      if (first !== undefined) {
+        throw new SluiceError('SLUICE_INVALID_BODY', `rows ${first} and ${i} of the upsert have the same ${target.join(', ')}`, [{ field: `[${i}].${target[0]}`, message: `repeats row ${first}'s key` }]);
+      }
+      seen.set(key, i);
+    });
     onConflict = { columns: target, update: columns.filter((c) => !target.includes(c.name)) };
   }
   return { resource, columns, rows, returning, onConflict, replace: false };

@@ -207,7 +207,9 @@ export class ReadPlanner {
     return {
       resource: node.resource, columns, embeds, filter,
       sort: many ? this.sort(node.resource, options?.sort, `${path}.sort`) : [],
-      limit: this.limit(options?.limit, null, this.input.limits.maxLimit, `${path}.limit`),
+      // An embedded array holds at most limits.maxLimit rows unless rel.limit asks for fewer:
+      // one request must not build a gigabyte of JSON (page further rows with rel.offset).
+      limit: many ? this.limit(options?.limit, this.input.limits.maxLimit, this.input.limits.maxLimit, `${path}.limit`) : null,
       offset: options?.offset ?? null,
     };
   }

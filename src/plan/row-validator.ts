@@ -45,7 +45,7 @@ function fieldErrors(errors: readonly ErrorObject[], prefix: string): FieldError
 
 /**
  * What JSON Schema cannot say: 64-bit integers given as strings stay within the column's range,
- * and decimals within numeric(p,s). PostgreSQL would refuse such values itself; SQLite would
+ * decimals within numeric(p,s) once rounded to its scale, and text holds no NUL character. PostgreSQL would refuse such values itself; SQLite would
  * store them, so Sluice refuses them first, alike on every dialect.
  */
 function rangeErrors(resource: Resource, row: Readonly<Record<string, unknown>>, prefix: string): FieldError[] {
@@ -57,9 +57,12 @@ function rangeErrors(resource: Resource, row: Readonly<Record<string, unknown>>,
       const n = BigInt(value);
       if (n < type.range[0] || n > type.range[1]) errors.push({ field: `${prefix}${name}`, message: `must be from ${type.range[0]} to ${type.range[1]}` });
     }
-    if (type.kind === 'decimal' && typeof value === 'string') {
-      const n = Number(value);
-      const bound = type.precision !== undefined ? 10 ** (type.precision - (type.scale ?? 0)) : Infinity;
+    if (typeof value === 'string' && value.includes('\0')) errors.push({ field: `${prefix}${name}`, message: 'must not contain NUL characters' });
+    if (type.kind === 'decimal' && (typeof value === 'string' || typeof value === 'number')) {
+      // Rounded to the column's scale first, as the database stores it (99999999.995 → 100000000.00).
+      const scale = type.scale ?? 0;
+      const n = type.scale === undefined ? Number(value) : Math.round(Number(value) * 10 ** scale) / 10 ** scale;
+      const bound = type.precision !== undefined ? 10 ** (type.precision - scale) : Infinity;
       if (!Number.isFinite(n) || Math.abs(n) >= bound) {
         errors.push({ field: `${prefix}${name}`, message: bound === Infinity ? 'must be a finite number' : `must be below ${bound} in magnitude (${type.dbType})` });
       }

@@ -19,11 +19,12 @@ export interface ListPage {
 export function listPage(rows: readonly Row[], statement: Pick<ReadStatement, 'keyCount' | 'withTotal'>, plan: ReadPlan, total: number | null): ListPage {
   const limit = plan.root.limit ?? 0;
   const page = statement.withTotal && rows.length === 1 && rows[0]![0] === null ? [] : rows;
-  const hasMore = page.length > limit;
-  const shown = hasMore ? page.slice(0, limit) : page;
+  // A page of zero rows cannot advance: no next page (it would point at itself).
+  const hasMore = limit > 0 && page.length > limit;
+  const shown = page.length > limit ? page.slice(0, limit) : page;
   let nextCursor: string | null = null;
   let nextOffset: number | null = null;
-  if (hasMore && plan.root.resource.primaryKey.length > 0 && limit > 0) {
+  if (hasMore && plan.root.resource.primaryKey.length > 0) {
     nextCursor = encodeCursor(plan.sortTag, plan.root.sort, shown.at(-1)!.slice(1, 1 + statement.keyCount));
   } else if (hasMore) {
     nextOffset = (plan.root.offset ?? 0) + limit;

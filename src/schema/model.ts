@@ -89,8 +89,6 @@ export interface Resource {
   readonly updatable: boolean;
   readonly deletable: boolean;
   readonly comment?: string | undefined;
-  /** Planner's row estimate at load time (0 when unknown). */
-  readonly estimatedRows: number;
 }
 
 export type DialectName = 'postgres' | 'sqlite';
@@ -114,7 +112,6 @@ export interface RawTable {
   readonly updatable: boolean;
   readonly deletable: boolean;
   readonly comment?: string | undefined;
-  readonly estimatedRows?: number | undefined;
 }
 
 export interface RawForeignKey {

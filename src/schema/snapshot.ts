@@ -35,7 +35,7 @@ export function buildSnapshot(dialect: DialectName, tables: readonly RawTable[],
       primaryKey: t.primaryKey, uniqueKeys: t.uniqueKeys,
       relations: relations.get(name) ?? new Map(),
       insertable: t.insertable, updatable: t.updatable, deletable: t.deletable,
-      comment: t.comment, estimatedRows: t.estimatedRows ?? 0,
+      comment: t.comment,
     };
     resources.set(name, deepFreeze(resource));
   }

@@ -21,12 +21,10 @@ export abstract class SqlCompiler {
   abstract readonly dialect: DialectName;
   /** Most bound parameters one statement may carry. */
   abstract readonly maxParams: number;
-  /** `DEFAULT` is allowed inside a multi-row VALUES list. */
-  abstract readonly defaultInValues: boolean;
-  /** `WITH … UPDATE … RETURNING` can be used as a data source (bulk writes in one statement). */
-  abstract readonly dataModifyingCte: boolean;
   /** An upsert's RETURNING can tell a created row from a replaced one (PUT → 201 or 200). */
   abstract readonly reportsInserted: boolean;
+  /** The planner can estimate row counts (`count=estimated`); otherwise counts are exact. */
+  abstract readonly plansEstimates: boolean;
 
   protected abstract placeholder(index: number): string;
   /**
@@ -50,8 +48,10 @@ export abstract class SqlCompiler {
   protected abstract inList(expr: string, column: Column, values: readonly unknown[], ctx: Context): string;
   /** Converts a typed value into what the driver binds for a column of this type. */
   abstract bind(value: unknown, type: ColumnType): unknown;
-  /** An estimate of the rows of a table from planner statistics, or null when the dialect has none. */
-  protected abstract estimatedCount(resource: Resource, exact: string): string;
+  /** An estimate of the rows of a table from planner statistics (dialects that plan estimates). */
+  protected estimatedCount(_resource: Resource, exact: string): string {
+    return `(${exact})`;
+  }
 
   ident(name: string): string {
     return `"${name.replaceAll('"', '""')}"`;
@@ -71,7 +71,7 @@ export abstract class SqlCompiler {
   }
 
   protected orderBy(alias: string, sort: readonly PlanSort[]): string {
-    return sort.map((s) => this.orderItem(this.col(alias, s.column.name), s.descending, s.column.nullable)).join(', ');
+    return sort.map((s) => this.orderItem(this.comparable(this.col(alias, s.column.name), s.column.type), s.descending, s.column.nullable)).join(', ');
   }
 
   /** A SQL string literal (for JSON keys and catalog names, never for request values). */
@@ -89,22 +89,37 @@ export abstract class SqlCompiler {
 
   // --- filters ---------------------------------------------------------------------------------
 
+  /**
+   * The form in which values of a type are compared and ordered: the column itself, except where a
+   * dialect stores one value in several forms (SQLite timestamps: text in any ISO 8601 variant).
+   */
+  protected comparable(expr: string, _type: ColumnType): string {
+    return expr;
+  }
+
+  /** A bound value in the column's comparable form. */
+  protected value(c: { type: ColumnType }, value: unknown, ctx: Context): string {
+    return this.comparable(ctx.param(this.bind(value, c.type)), c.type);
+  }
+
   protected condition(c: PlanCondition, alias: string, ctx: Context): string {
-    const expr = this.col(alias, c.column.name);
+    const raw = this.col(alias, c.column.name);
+    const expr = this.comparable(raw, c.column.type);
+    const compare = (op: string) => `${expr} ${op} ${this.value(c.column, c.value, ctx)}`;
     let sql: string;
     switch (c.op) {
-      case 'eq': sql = `${expr} = ${ctx.param(this.bind(c.value, c.column.type))}`; break;
-      case 'ne': sql = `${expr} <> ${ctx.param(this.bind(c.value, c.column.type))}`; break;
-      case 'gt': sql = `${expr} > ${ctx.param(this.bind(c.value, c.column.type))}`; break;
-      case 'gte': sql = `${expr} >= ${ctx.param(this.bind(c.value, c.column.type))}`; break;
-      case 'lt': sql = `${expr} < ${ctx.param(this.bind(c.value, c.column.type))}`; break;
-      case 'lte': sql = `${expr} <= ${ctx.param(this.bind(c.value, c.column.type))}`; break;
+      case 'eq': sql = compare('='); break;
+      case 'ne': sql = compare('<>'); break;
+      case 'gt': sql = compare('>'); break;
+      case 'gte': sql = compare('>='); break;
+      case 'lt': sql = compare('<'); break;
+      case 'lte': sql = compare('<='); break;
       case 'in': sql = this.inList(expr, c.column, c.value as unknown[], ctx); break;
       case 'nin': sql = `not (${this.inList(expr, c.column, c.value as unknown[], ctx)})`; break;
-      case 'like': sql = this.like(expr, c.column, String(c.value), ctx, false); break;
-      case 'ilike': sql = this.like(expr, c.column, String(c.value), ctx, true); break;
-      case 'search': sql = this.search(expr, c.column, String(c.value), ctx); break;
-      case 'null': return (c.value === true) !== c.negate ? `${expr} is null` : `${expr} is not null`;
+      case 'like': sql = this.like(raw, c.column, String(c.value), ctx, false); break;
+      case 'ilike': sql = this.like(raw, c.column, String(c.value), ctx, true); break;
+      case 'search': sql = this.search(raw, c.column, String(c.value), ctx); break;
+      case 'null': return (c.value === true) !== c.negate ? `${raw} is null` : `${raw} is not null`;
     }
     return c.negate ? `not (${sql})` : sql;
   }
@@ -137,8 +152,8 @@ export abstract class SqlCompiler {
    * expanded form with an index-friendly bound on the first column.
    */
   protected after(sort: readonly PlanSort[], values: readonly unknown[], alias: string, ctx: Context): string {
-    const exprs = sort.map((s) => this.col(alias, s.column.name));
-    const bound = values.map((v, i) => (v === null ? null : ctx.param(this.bind(v, sort[i]!.column.type))));
+    const exprs = sort.map((s) => this.comparable(this.col(alias, s.column.name), s.column.type));
+    const bound = values.map((v, i) => (v === null ? null : this.value(sort[i]!.column, v, ctx)));
     const uniform = sort.every((s) => s.descending === sort[0]!.descending && !s.column.nullable);
     if (uniform) {
       const op = sort[0]!.descending ? '<' : '>';
@@ -193,7 +208,7 @@ export abstract class SqlCompiler {
     }
     const x = ctx.alias();
     const keys = plan.sort.map((s, i) => `, ${this.col(a, s.column.name)} as k${i}`).join('');
-    const xSort = plan.sort.map((s, i) => this.orderItem(`${x}.k${i}`, s.descending, s.column.nullable)).join(', ');
+    const xSort = plan.sort.map((s, i) => this.orderItem(this.comparable(`${x}.k${i}`, s.column.type), s.descending, s.column.nullable)).join(', ');
     return `(select ${this.jsonAgg(this.nestJson(`${x}.j`), xSort)} from (select ${row.expr} as j${keys} from ${from}${row.from} where ${whereSql} order by ${this.orderBy(a, plan.sort)}${this.limitOffset(plan.limit, plan.offset)}) as ${x})`;
   }
 
@@ -221,23 +236,31 @@ export abstract class SqlCompiler {
   // --- reads ---------------------------------------------------------------------------------------
 
   /** @example compiler.read(planRead({ … })) → { text: 'select …', params: ['paid', 26] } */
-  read(plan: ReadPlan): ReadStatement {
-    const ctx = new Context((i) => this.placeholder(i));
+  /** What every read selects from: the root table, its filters and cursor, its order. */
+  private source(plan: ReadPlan, ctx: Context) {
     const root = plan.root;
     const a = ctx.alias();
-    const table = `${this.table(root.resource)} as ${a}`;
     const where: string[] = [];
     const filterSql = root.filter ? this.filter(root.filter, a, ctx) : null;
     if (filterSql) where.push(filterSql);
     if (plan.after) where.push(this.after(root.sort, plan.after, a, ctx));
-    const whereSql = where.length ? ` where ${where.join(' and ')}` : '';
+    return {
+      root, a, filterSql,
+      table: `${this.table(root.resource)} as ${a}`,
+      whereSql: where.length ? ` where ${where.join(' and ')}` : '',
+      orderBy: root.sort.length ? ` order by ${this.orderBy(a, root.sort)}` : '',
+    };
+  }
+
+  read(plan: ReadPlan): ReadStatement {
+    const ctx = new Context((i) => this.placeholder(i));
+    const { root, a, filterSql, table, whereSql, orderBy } = this.source(plan, ctx);
 
     if (plan.mode === 'one') {
       const row = this.rowJson(root, a, ctx);
       return { text: `select ${row.expr} as j from ${table}${row.from}${whereSql}`, params: ctx.params, keyCount: 0, withTotal: false };
     }
     const keys = root.sort.map((s, i) => `${this.col(a, s.column.name)} as k${i}`);
-    const orderBy = root.sort.length ? ` order by ${this.orderBy(a, root.sort)}` : '';
     if (plan.mode === 'stream') {
       // Every matching row is sent anyway: one level, so the order is the statement's own.
       const row = this.rowJson(root, a, ctx);
@@ -256,22 +279,16 @@ export abstract class SqlCompiler {
     const c = ctx.alias();
     const countWhere = filterSql ? ` where ${filterSql}` : '';
     const exact = `select count(*) from ${this.table(root.resource)} as ${a}${countWhere}`;
-    const total = plan.count !== 'estimated' ? `(${exact})`
+    // Estimated: exact up to ESTIMATE_CAP rows, then the planner's figure — where the dialect has one.
+    const total = plan.count !== 'estimated' || !this.plansEstimates ? `(${exact})`
       : filterSql ? `(select count(*) from (select 1 from ${this.table(root.resource)} as ${a}${countWhere} limit ${ESTIMATE_CAP + 1}) as s)`
       : this.estimatedCount(root.resource, exact);
     const p = ctx.alias();
-    const order = root.sort.map((s, i) => this.orderItem(`${p}.k${i}`, s.descending, s.column.nullable)).join(', ');
+    const order = root.sort.map((s, i) => this.orderItem(this.comparable(`${p}.k${i}`, s.column.type), s.descending, s.column.nullable)).join(', ');
     return {
       text: `select ${p}.j${keys.map((_, i) => `, ${p}.k${i}`).join('')}, ${c}.n from (select ${total} as n) as ${c} left join (${page}) as ${p} on ${this.trueLiteral}${order ? ` order by ${order}` : ''}`,
       params: ctx.params, keyCount: keys.length, withTotal: true,
     };
-  }
-
-  /** Values of each column as text for CSV: `[header names, select expressions]`. */
-  csvColumns(plan: SelectPlan, alias: string, ctx: Context): string[] {
-    const out = plan.columns.map((c) => this.textValue(this.col(alias, c.name), c.type));
-    for (const embed of plan.embeds) out.push(this.embed(embed.plan, embed.relation, alias, ctx));
-    return out;
   }
 
   /**
@@ -285,21 +302,14 @@ export abstract class SqlCompiler {
   /** A column's value as text for CSV cells (timestamps ISO, booleans true/false). */
   protected abstract textValue(expr: string, type: ColumnType): string;
 
-  /** A read whose rows are the CSV cells of each row instead of one JSON text. */
+  /** A read whose rows are the CSV cells of each row (embeds as JSON cells), one level like streams. */
   readCsv(plan: ReadPlan): Compiled & { header: string[] } {
     const ctx = new Context((i) => this.placeholder(i));
-    const root = plan.root;
-    const a = ctx.alias();
-    const where: string[] = [];
-    if (root.filter) where.push(this.filter(root.filter, a, ctx));
-    if (plan.after) where.push(this.after(root.sort, plan.after, a, ctx));
-    const inner = `select ${this.pageColumns(root).map((c) => this.col(a, c)).join(', ')} from ${this.table(root.resource)} as ${a}`
-      + (where.length ? ` where ${where.join(' and ')}` : '')
-      + (root.sort.length ? ` order by ${this.orderBy(a, root.sort)}` : '')
-      + this.limitOffset(root.limit, root.offset);
-    const cells = this.csvColumns(root, a, ctx);
+    const { root, a, table, whereSql, orderBy } = this.source(plan, ctx);
+    const cells = root.columns.map((c) => this.textValue(this.col(a, c.name), c.type));
+    for (const embed of root.embeds) cells.push(this.embed(embed.plan, embed.relation, a, ctx));
     return {
-      text: `select ${cells.join(', ')} from (${inner}) as ${a}`, params: ctx.params,
+      text: `select ${cells.join(', ')} from ${table}${whereSql}${orderBy}${this.limitOffset(root.limit, root.offset)}`, params: ctx.params,
       header: [...root.columns.map((c) => c.name), ...root.embeds.map((e) => e.key)],
     };
   }

@@ -150,12 +150,13 @@ describe.each(all)('reads on %s', (dialect) => {
     expect(byStatus.body.data).toEqual(orders.filter((o) => o.status === 'cancelled').slice(0, 3).map((o) => ({ id: o.id, status: o.status })));
   });
 
-  test('limit and offset page through rows; limit=0 still reports hasMore', async () => {
+  test('limit and offset page through rows; limit=0 (a count-only request) has no next page', async () => {
     const { body } = await get('/orders?limit=3&offset=10&fields=id');
     expect(body.data).toEqual([{ id: 11 }, { id: 12 }, { id: 13 }]);
     expect(body.pagination).toMatchObject({ limit: 3, offset: 10, hasMore: true });
-    const zero = await get('/orders?limit=0');
-    expect(zero.body).toMatchObject({ data: [], pagination: { limit: 0, hasMore: true } });
+    const zero = await get('/orders?limit=0&count=exact');
+    expect(zero.body).toMatchObject({ data: [], pagination: { limit: 0, hasMore: false, nextCursor: null, total: 10000 } });
+    expect(zero.res.headers.link).toBeUndefined();
   });
 
   test('keyset cursors walk a whole filtered listing exactly once, in order, under a mixed sort', async () => {

@@ -45,7 +45,6 @@ export interface TableSpec {
   readonly unique?: readonly (readonly string[])[];
   /** Foreign keys in each dialect's catalog order: [columns, table, refColumns]. */
   readonly fks?: { readonly pg: readonly FkSpec[]; readonly sqlite: readonly FkSpec[] };
-  readonly estimatedRows?: number;
 }
 
 type FkSpec = readonly [columns: readonly string[], table: string, refColumns: readonly string[]];
@@ -73,7 +72,7 @@ export function rawTable(dialect: DialectName, spec: TableSpec): RawTable {
     schema, name: spec.name, kind: 'table', columns: spec.columns.map((c) => column(dialect, spec.name, c)),
     primaryKey: spec.primaryKey, uniqueKeys: [spec.primaryKey, ...(spec.unique ?? [])], foreignKeys: fks,
     insertable: true, updatable: true, deletable: true,
-    ...(dialect === 'postgres' ? { comment: undefined, estimatedRows: spec.estimatedRows ?? 0 } : {}),
+    ...(dialect === 'postgres' ? { comment: undefined } : {}),
   };
 }
 
@@ -83,11 +82,11 @@ const created: ColumnSpec = { name: 'created_at', pg: 'timestamp with time zone'
 /** The shop of /work/shared/bench/shop-postgres.sql (and src/demo/seed.ts). */
 export const SHOP: readonly TableSpec[] = [
   {
-    name: 'customers', primaryKey: ['id'], unique: [['email']], estimatedRows: 1000,
+    name: 'customers', primaryKey: ['id'], unique: [['email']],
     columns: [id, { name: 'email', pg: 'text', sqlite: 'TEXT' }, { name: 'name', pg: 'text', sqlite: 'TEXT' }, { name: 'country', pg: 'character(2)', sqlite: 'char(2)' }, created],
   },
   {
-    name: 'order_items', primaryKey: ['order_id', 'product_id'], estimatedRows: 25000,
+    name: 'order_items', primaryKey: ['order_id', 'product_id'],
     columns: [
       { name: 'order_id', pg: 'bigint', sqlite: 'bigint' }, { name: 'product_id', pg: 'bigint', sqlite: 'bigint' },
       { name: 'quantity', pg: 'integer', sqlite: 'INTEGER' }, { name: 'unit_price', pg: 'numeric(10,2)', sqlite: 'numeric(10,2)' },
@@ -98,12 +97,12 @@ export const SHOP: readonly TableSpec[] = [
     },
   },
   {
-    name: 'orders', primaryKey: ['id'], estimatedRows: 10000,
+    name: 'orders', primaryKey: ['id'],
     columns: [id, { name: 'customer_id', pg: 'bigint', sqlite: 'bigint' }, { name: 'status', pg: 'text', sqlite: 'TEXT' }, { name: 'total', pg: 'numeric(12,2)', sqlite: 'numeric(12,2)' }, created],
     fks: { pg: [[['customer_id'], 'customers', ['id']]], sqlite: [[['customer_id'], 'customers', ['id']]] },
   },
   {
-    name: 'products', primaryKey: ['id'], unique: [['sku']], estimatedRows: 200,
+    name: 'products', primaryKey: ['id'], unique: [['sku']],
     columns: [
       id, { name: 'sku', pg: 'text', sqlite: 'TEXT' }, { name: 'name', pg: 'text', sqlite: 'TEXT' }, { name: 'price', pg: 'numeric(10,2)', sqlite: 'numeric(10,2)' },
       { name: 'active', pg: 'boolean', sqlite: 'boolean', defaultSql: 'true' }, { name: 'stock', pg: 'integer', sqlite: 'INTEGER', defaultSql: '0' },

@@ -157,10 +157,11 @@ describe('fields', () => {
 });
 
 describe('limits', () => {
-  test('limit defaults to 25, a to-many embed is not limited unless asked', () => {
+  test('limit defaults to 25; a to-many embed holds at most maxLimit rows unless asked for fewer', () => {
     const p = plan('include=items');
     expect(p.root.limit).toBe(25);
-    expect(embed(p.root, 'items').limit).toBeNull();
+    expect(embed(p.root, 'items').limit).toBe(LIMITS.maxLimit);
+    expect(embed(plan('include=customer').root, 'customer').limit).toBeNull();
     expect(embed(plan('include=items&items.limit=5&items.offset=2').root, 'items')).toMatchObject({ limit: 5, offset: 2 });
   });
 

@@ -10,7 +10,7 @@ import type { Column, ColumnType, RawForeignKey, RawTable } from '../model.ts';
 const RELATIONS_SQL = `
 select c.oid::int8::text, n.nspname, c.relname, c.relkind::text,
        pg_relation_is_updatable(c.oid::regclass, true),
-       obj_description(c.oid, 'pg_class'), greatest(c.reltuples, 0)::int8::text,
+       obj_description(c.oid, 'pg_class'),
        case when c.relkind in ('v','m') then (select r.ev_action::text from pg_rewrite r where r.ev_class = c.oid and r.rulename = '_RETURN') end
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = any($1::text[]) and c.relkind in ('r','p','v','m','f') and not c.relispartition
@@ -126,15 +126,15 @@ export async function introspectPostgres(db: Executor, schemas: readonly string[
   }
 
   const tables = rels.map((r) => {
-    const [oid, schema, name, relkind, mask, comment, estimate] = r as [string, string, string, string, number | string, string | null, string];
+    const [oid, schema, name, relkind, mask, comment] = r as [string, string, string, string, number | string, string | null];
     const k = keys.get(oid) ?? { pk: [], uniques: [], fks: [] };
     const bits = Number(mask);
     return {
       oid, schema, name, kind: relkind === 'v' || relkind === 'm' ? 'view' as const : 'table' as const,
       columns: columns.get(oid) ?? [], primaryKey: k.pk, uniqueKeys: dedupe(k.uniques), foreignKeys: k.fks,
       insertable: (bits & UPDATABLE.insert) !== 0, updatable: (bits & UPDATABLE.update) !== 0, deletable: (bits & UPDATABLE.delete) !== 0,
-      comment: comment ?? undefined, estimatedRows: Number(estimate),
-      rule: r[7] as string | null,
+      comment: comment ?? undefined,
+      rule: r[6] as string | null,
     };
   });
   const byOid = new Map(tables.map((t) => [t.oid, t]));

@@ -16,8 +16,7 @@ const SAFE = '9007199254740991';
 export class PostgresCompiler extends SqlCompiler {
   readonly dialect = 'postgres' as const;
   readonly maxParams = 65535;
-  readonly defaultInValues = true;
-  readonly dataModifyingCte = true;
+  readonly plansEstimates = true;
   readonly reportsInserted = true;
 
   private readonly searchConfig: string;
@@ -89,6 +88,10 @@ export class PostgresCompiler extends SqlCompiler {
       case 'bigint': return `case when ${expr} between -${SAFE} and ${SAFE} then to_json(${expr}) else to_json(${expr}::text) end`;
       case 'decimal': return type.dbType === 'money' ? `${expr}::numeric::text` : `${expr}::text`;
       case 'bytes': return `translate(encode(${expr}, 'base64'), E'\\n', '')`;
+      // An array of 64-bit integers: as text elements when any of them is beyond 2^53.
+      case 'array': return type.element?.kind === 'bigint'
+        ? `case when (select bool_and(x between -${SAFE} and ${SAFE}) from unnest(${expr}) as x) is not false then to_json(${expr}) else to_json(${expr}::text[]) end`
+        : expr;
       case 'tsvector':
       case 'other': return `${expr}::text`;
       default: return expr;
@@ -131,7 +134,7 @@ export class PostgresCompiler extends SqlCompiler {
     }
   }
 
-  protected estimatedCount(resource: Resource, exact: string): string {
+  protected override estimatedCount(resource: Resource, exact: string): string {
     return `(select case when c.reltuples >= 10000 then c.reltuples::int8 else (${exact}) end from pg_class c where c.oid = ${this.literal(this.table(resource))}::regclass)`;
   }
 

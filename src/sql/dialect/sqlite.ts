@@ -4,7 +4,7 @@
  * no full-text search on plain tables: a registered function with
  * the semantics of PostgreSQL's websearch_to_tsquery('simple', …)), booleans as 0/1, exact numerics printed at their scale.
  */
-import type { Column, ColumnType, Resource } from '../../schema/model.ts';
+import type { Column, ColumnType } from '../../schema/model.ts';
 import { SqlCompiler } from '../compiler.ts';
 import { integer, type Context, type JsonRow, type RowField } from '../statement.ts';
 import { canonicalTimestamp } from '../../plan/coerce.ts';
@@ -15,8 +15,7 @@ const SAFE = '9007199254740991';
 export class SqliteCompiler extends SqlCompiler {
   readonly dialect = 'sqlite' as const;
   readonly maxParams = 32766;
-  readonly defaultInValues = false;
-  readonly dataModifyingCte = false;
+  readonly plansEstimates = false;
   readonly reportsInserted = false;
 
   protected placeholder(index: number): string {
@@ -84,7 +83,17 @@ export class SqliteCompiler extends SqlCompiler {
 
   protected inList(expr: string, column: Column, values: readonly unknown[], ctx: Context): string {
     if (values.length === 0) return this.falseLiteral;
-    return `${expr} in (${values.map((v) => ctx.param(this.bind(v, column.type))).join(', ')})`;
+    return `${expr} in (${values.map((v) => this.value(column, v, ctx)).join(', ')})`;
+  }
+
+  /**
+   * SQLite keeps timestamps as text in whatever ISO 8601 form was written ('2024-01-01 10:00:00',
+   * '…T10:00:00Z', '…+01:00'), and text order is not time order across forms: timestamps are
+   * compared and ordered as UTC instants through strftime (an index on such a column is then not
+   * used for those filters and sorts; correctness first on the embedded dialect).
+   */
+  protected override comparable(expr: string, type: ColumnType): string {
+    return type.kind === 'timestamp' ? `strftime('%Y-%m-%dT%H:%M:%f', ${expr})` : expr;
   }
 
   bind(value: unknown, type: ColumnType): unknown {
@@ -92,16 +101,14 @@ export class SqliteCompiler extends SqlCompiler {
     if (typeof value === 'boolean') return value ? 1 : 0;
     switch (type.kind) {
       case 'bigint': case 'integer': return typeof value === 'string' && /^-?\d+$/.test(value) ? BigInt(value) : value;
+      // 'Infinity' and 'NaN' arrive as text; as text SQLite would sort them after every number.
+      case 'number': return typeof value === 'string' ? Number(value) : value;
       case 'json': return JSON.stringify(value);
       case 'bytes': return Buffer.from(String(value), 'base64');
       // SQLite compares timestamps as text: one canonical UTC form keeps that order true.
       case 'timestamp': return typeof value === 'string' ? canonicalTimestamp(value) : value;
       default: return value;
     }
-  }
-
-  protected estimatedCount(_resource: Resource, exact: string): string {
-    return `(${exact})`;
   }
 
   protected override missing(column: Column): string {
