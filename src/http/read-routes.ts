@@ -115,7 +115,7 @@ export async function readList(engine: Engine, resource: Resource, request: Fast
     const batches = await primed(db.stream(statement.text, statement.params, STREAM_BATCH), reply.raw);
     const body = format === 'csv' ? csvStream(header!, batches) : ndjsonStream(batches);
     // Headers are out by now: an error can only cut the response short, so say why in the log.
-    body.once('error', (err) => request.log.warn({ err, url: request.url }, 'stream ended early'));
+    body.once('error', (err) => request.log.warn({ reqId: request.id, err, url: request.url }, 'stream ended early'));
     reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
     return body;
   }
