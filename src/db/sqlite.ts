@@ -22,11 +22,30 @@ const MAX_CACHED = 500;
 function open(path: string, readOnly: boolean, busyTimeout: number): DatabaseSync {
   const db = new DatabaseSync(path, { readOnly, enableForeignKeyConstraints: true });
   db.exec(`pragma busy_timeout = ${busyTimeout}`);
-  if (!readOnly && path !== ':memory:') db.exec('pragma journal_mode = wal; pragma synchronous = normal');
+  if (!readOnly && path !== ':memory:') {
+    // Switching a fresh file to WAL takes an exclusive lock without calling the busy handler, so
+    // a second process opening the same new file at that moment gets "database is locked" at once.
+    withBusyRetry(busyTimeout, () => db.exec('pragma journal_mode = wal'));
+    db.exec('pragma synchronous = normal');
+  }
   db.function('sluice_base64', { deterministic: true }, (v) => (v === null ? null : Buffer.from(v as Uint8Array | string).toString('base64')));
   db.function('sluice_match', { deterministic: true }, (text, query) => (text === null || query === null ? null : matches(String(text), String(query)) ? 1 : 0));
   return db;
 }
+
+/** Runs `work` again (sleeping 10–50 ms) while SQLite says the file is locked, for up to `budget` ms. */
+function withBusyRetry(budget: number, work: () => void): void {
+  const until = Date.now() + budget;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return work();
+    } catch (err) {
+      if (!/database is locked|SQLITE_BUSY/i.test((err as Error).message) || Date.now() >= until) throw err;
+      Atomics.wait(SLEEPER, 0, 0, Math.min(10 * 2 ** attempt, 50)); // synchronous: only ever at open
+    }
+  }
+}
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
 /** A tiny promise lock: callers run one after another, in arrival order. */
 class Lock {
