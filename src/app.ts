@@ -13,6 +13,10 @@ import { loadSnapshot } from './schema/load.ts';
 import { PostgresCompiler } from './sql/dialect/postgres.ts';
 import { SqliteCompiler } from './sql/dialect/sqlite.ts';
 import { buildServer } from './http/server.ts';
+import { Auth } from './auth/auth.ts';
+import { ApiKeyStore } from './auth/api-keys.ts';
+import { JwtVerifier, checkJwtConfig } from './auth/jwt.ts';
+import { ensureSystemTables } from './auth/system-tables.ts';
 
 export interface SluiceOptions {
   readonly config: Config;
@@ -42,13 +46,21 @@ export async function createSluice(options: SluiceOptions): Promise<Sluice> {
     onError: (err) => log.app?.log.warn({ err }, 'database connection error'),
   });
   let snapshot: Snapshot;
+  let auth: Auth;
   try {
+    const { apiKeys, audit, jwt } = config.auth;
+    if (jwt) checkJwtConfig(jwt);
+    if (apiKeys.enabled || audit.enabled) await ensureSystemTables(db, { apiKeys: apiKeys.enabled, audit: audit.enabled });
     snapshot = await loadSnapshot(db, config.database.schemas);
+    const keys = apiKeys.enabled ? new ApiKeyStore(db, { cacheTtl: apiKeys.cacheTtl, touchInterval: apiKeys.touchInterval }) : null;
+    auth = new Auth({ config, keys, jwt: jwt ? new JwtVerifier(jwt) : null });
+    // Policies name resources and columns: checked now, so a mistake stops start-up.
+    auth.policies(snapshot);
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;
   }
-  const engine: Engine = { config, db, compiler: compilerFor(db, config), snapshot: () => snapshot };
+  const engine: Engine = { config, db, compiler: compilerFor(db, config), snapshot: () => snapshot, auth };
   const app = buildServer({ engine, logger: options.logger });
   log.app = app;
   return {
@@ -56,6 +68,7 @@ export async function createSluice(options: SluiceOptions): Promise<Sluice> {
     snapshot: () => snapshot,
     async close() {
       await app.close();
+      await auth.keys?.close();
       await db.close();
     },
   };

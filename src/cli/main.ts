@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 /**
- * The `sluice` command: `serve`, `openapi`, `--help` and `--version` on every command.
+ * The `sluice` command: `serve`, `openapi`, `keys`, `--help` and `--version` on every command.
  *
  * The shebang caps V8's young generation at 2 × 8 MB: under load it otherwise grows to 64 MB,
  * which made up most of the process's resident memory (185 → 133 MB under the benchmark,
@@ -13,6 +13,7 @@ import { ConfigError } from '../config/load.ts';
 import { ENV_VARIABLES } from '../config/env.ts';
 import { serveCommand } from './serve.ts';
 import { openapiCommand } from './openapi.ts';
+import { registerKeysCommand } from './keys.ts';
 
 const program = new Command('sluice')
   .description('An instant, fast and secure REST API over PostgreSQL and SQLite.')
@@ -32,6 +33,8 @@ common(program.command('serve').description('serve the REST API (with no databas
 
 common(program.command('openapi').description('print the OpenAPI 3.1 document of the database'))
   .action(openapiCommand);
+
+registerKeysCommand(program.command('keys'), common);
 
 try {
   await program.parseAsync(process.argv);

@@ -24,5 +24,8 @@ export async function configFromFlags(flags: CommonFlags): Promise<{ config: Con
   const path = resolve(DEMO_FILE);
   const created = !existsSync(path);
   if (created) seedDemo(path);
-  return { config: { ...config, database: { ...config.database, url: `sqlite:${path}` } }, demo: true, created };
+  // The demo (SPEC §1): anyone reads every table; writes need the admin key printed at start.
+  const roles = config.roles ?? { anon: { '*': { read: true } } };
+  const auth = { ...config.auth, anonRole: config.auth.anonRole ?? (config.roles ? undefined : 'anon') };
+  return { config: { ...config, auth, roles, database: { ...config.database, url: `sqlite:${path}` } }, demo: true, created };
 }

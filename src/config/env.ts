@@ -10,7 +10,10 @@ const LEAVES = [
   'server.requestTimeout', 'server.keepAliveTimeout',
   'limits.defaultLimit', 'limits.maxLimit', 'limits.maxDepth', 'limits.maxBatch', 'limits.maxAffected',
   'limits.maxStreamRows', 'limits.bodySize', 'limits.maxUrlLength',
+  'server.cors.origins', 'server.cors.credentials', 'server.securityHeaders', 'server.hsts',
   'log.level',
+  'auth.anonRole', 'auth.adminRole', 'auth.apiKeys.enabled', 'auth.apiKeys.cacheTtl', 'auth.audit.enabled',
+  'auth.jwt.secret', 'auth.jwt.jwksUrl', 'auth.jwt.issuer', 'auth.jwt.audience', 'auth.jwt.algorithms', 'auth.jwt.roleClaim',
 ] as const;
 
 const ALIASES: Record<string, string> = { SLUICE_PORT: 'server.port', SLUICE_HOST: 'server.host' };

@@ -37,6 +37,23 @@ const databaseUrl = z.string({ error: 'expected a database URL (postgres://…, 
   { error: 'expected postgres://…, postgresql://… or sqlite:path' },
 );
 
+// Role policies (SPEC §6): role → resource ('*' for any other) → action → rule. Names are checked
+// against the database when it has been read (auth/policies.ts).
+const filterSpec = z.union([z.string(), z.record(z.string(), z.unknown())], { error: 'expected a filter: an object such as { customer_id: $auth.sub } or a query string such as "status=paid"' });
+const actionRule = z.union([
+  z.literal('*'), z.literal(true),
+  z.strictObject({
+    filter: filterSpec.optional(),
+    columns: z.union([z.literal('*'), z.array(z.string())], { error: "expected '*' or a list of column names" }).optional(),
+    preset: z.record(z.string(), z.unknown()).optional(),
+    check: filterSpec.optional(),
+  }),
+], { error: "expected '*', true or { filter, columns, preset, check }" });
+const resourceRules = z.union([
+  z.literal('*'),
+  z.strictObject({ read: actionRule.optional(), create: actionRule.optional(), update: actionRule.optional(), delete: actionRule.optional() }),
+], { error: "expected '*' or a map of actions (read, create, update, delete) to rules" });
+
 export const configSchema = z.strictObject({
   database: z.strictObject({
     url: databaseUrl.default(''),
@@ -60,6 +77,16 @@ export const configSchema = z.strictObject({
     headersTimeout: duration('10s'),
     requestTimeout: duration('30s'),
     keepAliveTimeout: duration('72s'),
+    cors: z.strictObject({
+      /** Allowed origins (`*` for any, without credentials); empty: no CORS headers. */
+      origins: list([]),
+      credentials: bool(false),
+      maxAge: duration('10m'),
+    }).prefault({}).refine((c) => !(c.credentials && c.origins.includes('*')), { error: "expected explicit origins: '*' cannot be combined with credentials" }),
+    /** nosniff, no-referrer, frame-deny and a strict CSP on API responses. */
+    securityHeaders: bool(true),
+    /** `Strict-Transport-Security` (only behind TLS). */
+    hsts: bool(false),
   }).prefault({}),
   limits: z.strictObject({
     defaultLimit: int(25, 0, 1_000_000),
@@ -74,9 +101,42 @@ export const configSchema = z.strictObject({
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   }).prefault({}),
-  // Enforced by later capabilities; accepted now so one configuration file serves every version.
-  auth: z.record(z.string(), z.unknown()).optional(),
-  roles: z.record(z.string(), z.unknown()).optional(),
+  auth: z.strictObject({
+    /** The role of callers without credentials; unset: they get 401 (the demo sets `anon`). */
+    anonRole: z.string().min(1).optional(),
+    /** Full access to every resource and the admin API (`/admin/*`); cannot be restricted. */
+    adminRole: z.string().min(1).default('admin'),
+    apiKeys: z.strictObject({
+      /** Keys table created on start and `Authorization: Bearer sk_…` / `X-API-Key` accepted. */
+      enabled: bool(true),
+      /** How long a looked-up key is trusted before it is read again (revocation delay). */
+      cacheTtl: duration('2s'),
+      /** `last_used_at` is written in batches at this interval, not per request. */
+      touchInterval: duration('30s'),
+    }).prefault({}),
+    jwt: z.strictObject({
+      /** Shared secret of HS256/384/512 tokens (prefix `base64:` for a base64-encoded secret). */
+      secret: z.string().min(1).optional(),
+      /** PEM public key (SPKI) of RS*, PS*, ES* or EdDSA tokens. */
+      publicKey: z.string().min(1).optional(),
+      jwksUrl: z.url({ error: 'expected an http(s) URL' }).optional(),
+      /** Find `jwks_uri` from `{issuer}/.well-known/openid-configuration`. */
+      discovery: bool(false),
+      issuer: z.string().min(1).optional(),
+      audience: list([]),
+      algorithms: list([]),
+      /** Dotted path of the claim holding the role (`role`, `app_metadata.role`, `realm_access.roles`). */
+      roleClaim: z.string().min(1).default('role'),
+      /** The role of a verified token without a role claim; unset: such tokens get 403. */
+      defaultRole: z.string().min(1).optional(),
+      clockTolerance: duration('5s'),
+      /** At most one JWKS refetch per interval for an unknown `kid`. */
+      jwksCooldown: duration('30s'),
+      jwksCacheMaxAge: duration('10m'),
+    }).optional(),
+    audit: z.strictObject({ enabled: bool(true) }).prefault({}),
+  }).prefault({}),
+  roles: z.record(z.string(), z.union([z.literal('*'), z.record(z.string(), resourceRules)], { error: "expected '*' or a map of resource names ('*' for any) to actions" })).optional(),
   rateLimits: z.array(z.unknown()).optional(),
   cache: z.record(z.string(), z.unknown()).optional(),
 });

@@ -34,6 +34,7 @@ export const PROBLEMS = {
   SLUICE_NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable', slug: 'not-acceptable', help: 'Sluice answers with application/json, application/x-ndjson or text/csv.' },
   SLUICE_UNIQUE_VIOLATION: { status: 409, title: 'Unique constraint violated', slug: 'unique-violation', help: 'A row with the same unique key already exists.' },
   SLUICE_FOREIGN_KEY_VIOLATION: { status: 409, title: 'Foreign key violated', slug: 'foreign-key-violation', help: 'The row refers to a row that does not exist, or other rows still refer to it.' },
+  SLUICE_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout', slug: 'request-timeout', help: 'The client did not send the request headers within `server.headersTimeout` (or the whole request within `server.requestTimeout`).' },
   SLUICE_PRECONDITION_FAILED: { status: 412, title: 'Precondition failed', slug: 'precondition-failed', help: 'The row changed since the version named in `If-Match`.' },
   SLUICE_BODY_TOO_LARGE: { status: 413, title: 'Body too large', slug: 'body-too-large', help: 'The request body is larger than `limits.bodySize`.' },
   SLUICE_URL_TOO_LONG: { status: 414, title: 'URL too long', slug: 'url-too-long', help: 'The request URL is longer than `limits.maxUrlLength`.' },

@@ -8,6 +8,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Engine } from '../engine.ts';
 import type { Row } from '../db/database.ts';
 import type { Resource } from '../schema/model.ts';
+import type { Caller } from './caller.ts';
+import { fillSlots } from '../auth/principal.ts';
 import { SluiceError } from '../errors/registry.ts';
 import { parseQuery } from '../request/query-params.ts';
 import { parseKey } from '../request/key.ts';
@@ -76,28 +78,25 @@ const cache = new StatementCache<CompiledRead>();
 
 /**
  * Parses, plans and compiles a read — or takes it from the cache when the same request was
- * compiled before. A single-row read's key values are its first parameters, swapped per request.
+ * compiled before. A single-row read's key values are its first parameters: a cached statement
+ * still holds the key it was compiled for, and readOne binds the request's own.
  */
-function compileRead(engine: Engine, resource: Resource, query: string, format: Format, key?: readonly unknown[]): CompiledRead {
+function compileRead(engine: Engine, caller: Caller, resource: Resource, query: string, format: Format, key?: readonly unknown[]): CompiledRead {
   const { compiler } = engine;
-  const snapshot = engine.snapshot();
+  // The role's view: per-role cache entries, and hidden columns, relations and rows stay hidden.
+  const { snapshot, rowFilter } = caller.view;
   const mode: ReadMode = key ? 'one' : format === 'json' ? 'list' : 'stream';
   // A cursor makes each request of a walk unique: caching those would only evict hot entries.
   const cacheable = query.length <= MAX_CACHED_QUERY && !query.includes('cursor=');
   const cacheKey = cacheable ? `${resource.name}\0${format}\0${query}\0${mode}` : undefined;
   const lru = cache.for(snapshot);
   const hit = cacheKey === undefined ? undefined : lru.get(cacheKey);
-  if (hit) {
-    if (!key) return hit;
-    const params = [...hit.statement.params];
-    key.forEach((value, i) => (params[i] = compiler.bind(value, resource.columnsByName.get(resource.primaryKey[i]!)!.type)));
-    return { ...hit, statement: { ...hit.statement, params } };
-  }
-  const plan = planRead({ snapshot, resource, ast: parseQuery(query), limits: engine.config.limits, mode, key });
+  if (hit) return hit;
+  const plan = planRead({ snapshot, resource, ast: parseQuery(query), limits: engine.config.limits, mode, key, rowFilter });
   let compiled: CompiledRead;
   if (format === 'csv') {
     const csv = compiler.readCsv(plan);
-    compiled = { plan, statement: { text: csv.text, params: csv.params, keyCount: 0, withTotal: false }, header: csv.header };
+    compiled = { plan, statement: { text: csv.text, params: csv.params, ...(csv.slots ? { slots: csv.slots } : {}), keyCount: 0, withTotal: false }, header: csv.header };
   } else {
     compiled = { plan, statement: compiler.read(plan) };
   }
@@ -105,14 +104,15 @@ function compileRead(engine: Engine, resource: Resource, query: string, format: 
   return compiled;
 }
 
-export async function readList(engine: Engine, resource: Resource, request: FastifyRequest, reply: FastifyReply): Promise<string | NodeJS.ReadableStream> {
+export async function readList(engine: Engine, caller: Caller, resource: Resource, request: FastifyRequest, reply: FastifyReply): Promise<string | NodeJS.ReadableStream> {
   const { db, compiler } = engine;
   const { path, query } = splitUrl(request.raw.url ?? '');
   const format = negotiate(request.headers, true);
-  const { plan, statement, header } = compileRead(engine, resource, query, format);
+  const { plan, statement, header } = compileRead(engine, caller, resource, query, format);
+  const claims = caller.principal.claims;
 
   if (format !== 'json') {
-    const batches = await primed(db.stream(statement.text, statement.params, STREAM_BATCH), reply.raw);
+    const batches = await primed(db.stream(statement.text, fillSlots(statement, claims, compiler), STREAM_BATCH), reply.raw);
     const body = format === 'csv' ? csvStream(header!, batches) : ndjsonStream(batches);
     // Headers are out by now: an error can only cut the response short, so say why in the log.
     body.once('error', (err) => request.log.warn({ reqId: request.id, err, url: request.url }, 'stream ended early'));
@@ -120,13 +120,13 @@ export async function readList(engine: Engine, resource: Resource, request: Fast
     return body;
   }
 
-  const rows = await db.query(statement.text, statement.params);
+  const rows = await db.query(statement.text, fillSlots(statement, claims, compiler));
   let total: number | null = null;
   if (statement.withTotal) {
     total = Number(rows[0]?.[1 + statement.keyCount] ?? 0);
     const explain = plan.count === 'estimated' && total > ESTIMATE_CAP ? compiler.explainCount(plan) : null;
     if (explain) {
-      const plans = JSON.parse(String((await db.query(explain.text, explain.params))[0]![0])) as Array<{ Plan: { 'Plan Rows': number } }>;
+      const plans = JSON.parse(String((await db.query(explain.text, fillSlots(explain, claims, compiler)))[0]![0])) as Array<{ Plan: { 'Plan Rows': number } }>;
       total = Math.max(ESTIMATE_CAP + 1, Math.round(plans[0]!.Plan['Plan Rows']));
     }
   }
@@ -137,11 +137,15 @@ export async function readList(engine: Engine, resource: Resource, request: Fast
   return page.body;
 }
 
-export async function readOne(engine: Engine, resource: Resource, rawId: string, request: FastifyRequest, reply: FastifyReply): Promise<string> {
+export async function readOne(engine: Engine, caller: Caller, resource: Resource, rawId: string, request: FastifyRequest, reply: FastifyReply): Promise<string> {
   const key = parseKey(resource, rawId);
   negotiate(request.headers, false);
-  const { statement } = compileRead(engine, resource, splitUrl(request.raw.url ?? '').query, 'json', key);
-  const rows = await engine.db.query(statement.text, statement.params);
+  const { compiler } = engine;
+  const { statement } = compileRead(engine, caller, resource, splitUrl(request.raw.url ?? '').query, 'json', key);
+  // One copy of the parameters for this request: the key's values come first, then the claims.
+  const params = [...statement.params];
+  key.forEach((value, i) => (params[i] = compiler.bind(value, resource.columnsByName.get(resource.primaryKey[i]!)!.type)));
+  const rows = await engine.db.query(statement.text, fillSlots(statement, caller.principal.claims, compiler, params));
   if (rows.length === 0) throw new SluiceError('SLUICE_NOT_FOUND', `${resource.name} has no row with key ${rawId}`);
   reply.header('content-type', JSON_TYPE);
   return oneBody(rows[0]![0] as string);

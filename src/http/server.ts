@@ -11,6 +11,8 @@ import { problem, type Problem } from './problem.ts';
 import { resourceRoutes } from './resource-routes.ts';
 import { problemPage } from './problem-pages.ts';
 import { openapiRoutes } from '../openapi/routes.ts';
+import { adminRoutes } from './admin-routes.ts';
+import { edgeHeaders, PAGE_CSP } from './edge-headers.ts';
 import { VERSION } from '../version.ts';
 
 export interface ServerOptions {
@@ -44,7 +46,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     requestTimeout: config.server.requestTimeout,
     connectionTimeout: 0,
     keepAliveTimeout: config.server.keepAliveTimeout,
-    http: { headersTimeout: config.server.headersTimeout },
+    // Node checks the header and request timeouts on this interval (30 s by default, which would
+    // let a slow client hold a connection far past a short timeout).
+    http: { headersTimeout: config.server.headersTimeout, connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.round(config.server.headersTimeout / 4))) },
     return503OnClosing: true,
     trustProxy: config.server.trustProxy,
     routerOptions: {
@@ -59,7 +63,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     },
     clientErrorHandler: (err, socket) => {
       const code = (err as { code?: string }).code;
-      const kind = code === 'HPE_HEADER_OVERFLOW' ? 'SLUICE_HEADERS_TOO_LARGE' : 'SLUICE_BAD_REQUEST';
+      const kind = code === 'HPE_HEADER_OVERFLOW' ? 'SLUICE_HEADERS_TOO_LARGE' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'SLUICE_REQUEST_TIMEOUT' : 'SLUICE_BAD_REQUEST';
       if (!socket.writable || code === 'ECONNRESET') return socket.destroy();
       const p = problem(new SluiceError(kind, PROBLEMS[kind].help), randomUUID());
       const body = JSON.stringify(p.body);
@@ -73,6 +77,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, json);
   // A PATCH body is a JSON merge patch (RFC 7396) of the row; JSON Patch (RFC 6902) is not taken.
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, json);
+
+  edgeHeaders(app, config.server);
 
   // Callback-style hooks: an async hook costs promise allocations on every request.
   app.addHook('onRequest', (request, reply, done) => {
@@ -108,7 +114,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.get('/problems/:slug', async (request, reply) => {
     const html = problemPage((request.params as { slug: string }).slug);
     if (!html) throw new SluiceError('SLUICE_NOT_FOUND', 'no such problem type');
-    return reply.type('text/html; charset=utf-8').send(html);
+    return reply.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).send(html);
   });
   app.get('/', async () => ({
     name: 'sluice', version: VERSION, api: config.server.basePath, docs: '/docs', openapi: '/openapi.json',
@@ -116,6 +122,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   }));
 
   resourceRoutes(app, engine);
+  adminRoutes(app, engine);
   openapiRoutes(app, engine);
   return app;
 }

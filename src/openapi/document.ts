@@ -27,6 +27,7 @@ function description(snapshot: Snapshot, config: Config): string {
 }
 
 /**
+ * Given a role's view of the snapshot, it documents exactly what that role may use.
  * @example openapiDocument(engine.snapshot(), config).paths['/orders'].get.operationId === 'listOrders'
  */
 export function openapiDocument(snapshot: Snapshot, config: Config): Record<string, unknown> {
@@ -52,6 +53,12 @@ export function openapiDocument(snapshot: Snapshot, config: Config): Record<stri
       schemas: { ...schemas, Pagination: PAGINATION_SCHEMA, Problem: PROBLEM_SCHEMA, FieldError: FIELD_ERROR_SCHEMA },
       parameters,
       responses: errorResponseComponents(),
+      securitySchemes: {
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key (`sluice keys create`); also accepted as `Authorization: Bearer sk_…`.' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT whose role claim names a configured role.' },
+      },
     },
+    // Either credential, or none where an anonymous role is configured.
+    security: [{ apiKey: [] }, { bearer: [] }, ...(config.auth.anonRole ? [{}] : [])],
   };
 }

@@ -1,9 +1,9 @@
 /**
- * `GET /openapi.json` (the document of the current schema snapshot, built once per snapshot) and
+ * `GET /openapi.json` (the document of what the caller's role sees of the current schema snapshot, built once per role view) and
  * `GET /docs` (Swagger UI, every asset served from here so it works offline).
  */
 import Negotiator from 'negotiator';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Engine } from '../engine.ts';
 import type { Snapshot } from '../schema/model.ts';
 import { SluiceError } from '../errors/registry.ts';
@@ -17,15 +17,27 @@ export function openapiRoutes(app: FastifyInstance, engine: Engine): void {
   // Keyed by the snapshot object: a reload swaps the snapshot, and the old document goes with it.
   const documents = new WeakMap<Snapshot, string>();
 
-  app.get('/openapi.json', async (_request, reply) => {
+  // Without credentials and without an anonymous role, the document lists no resources.
+  const empty = new WeakMap<Snapshot, Snapshot>();
+  const callerSnapshot = async (request: FastifyRequest): Promise<Snapshot> => {
     const snapshot = engine.snapshot();
+    if (!request.headers.authorization && !request.headers['x-api-key'] && !engine.config.auth.anonRole) {
+      if (!empty.has(snapshot)) empty.set(snapshot, { ...snapshot, resources: new Map() });
+      return empty.get(snapshot)!;
+    }
+    return engine.auth.view(snapshot, await engine.auth.principal(request.headers)).snapshot;
+  };
+
+  app.get('/openapi.json', async (request, reply) => {
+    // The caller's role sees only the resources, columns, relations and methods it may use.
+    const snapshot = await callerSnapshot(request);
     let text = documents.get(snapshot);
     if (text === undefined) {
       text = JSON.stringify(openapiDocument(snapshot, engine.config));
       documents.set(snapshot, text);
     }
     // The schema can change on reload: let caches keep it only while they check back.
-    return reply.type('application/json; charset=utf-8').header('cache-control', 'no-cache').send(text);
+    return reply.type('application/json; charset=utf-8').headers({ 'cache-control': 'private, no-cache', vary: 'authorization, x-api-key' }).send(text);
   });
 
   app.get('/docs', async (_request, reply) => {

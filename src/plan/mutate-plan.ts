@@ -13,7 +13,12 @@ export interface InsertPlan {
   readonly columns: readonly Column[];
   readonly rows: ReadonlyArray<ReadonlyMap<string, unknown>>;
   readonly returning: readonly Column[];
-  readonly onConflict: { readonly columns: readonly string[]; readonly update: readonly Column[] } | null;
+  readonly onConflict: {
+    readonly columns: readonly string[];
+    readonly update: readonly Column[];
+    /** Only existing rows matching this are updated (a role's update filter); others are left alone. */
+    readonly where?: PlanFilter | null;
+  } | null;
   /** A PUT: the statement also tells whether the row was created. */
   readonly replace: boolean;
 }
@@ -46,6 +51,8 @@ function toMaps(rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Map<str
 /** @example planInsert({ resource, rows: [{ status: 'paid' }], returning: resource.columns }) */
 export function planInsert(input: {
   resource: Resource; rows: ReadonlyArray<Readonly<Record<string, unknown>>>; returning: readonly Column[]; onConflict?: readonly string[] | null;
+  /** An upsert updates only existing rows matching this (the caller's update filter). */
+  where?: PlanFilter | null;
 }): InsertPlan {
   const { resource, returning } = input;
   const rows = toMaps(input.rows);
@@ -74,7 +81,7 @@ export function planInsert(input: {
       }
       seen.set(key, i);
     });
-    onConflict = { columns: target, update: columns.filter((c) => !target.includes(c.name)) };
+    onConflict = { columns: target, update: columns.filter((c) => !target.includes(c.name)), where: input.where ?? null };
   }
   return { resource, columns, rows, returning, onConflict, replace: false };
 }

@@ -6,12 +6,27 @@
 import type { CountMode, Operator } from '../ast/nodes.ts';
 import type { Column, Relation, Resource } from '../schema/model.ts';
 
+/**
+ * A value a role policy takes from the caller's credentials (`$auth.sub`): left open in the plan
+ * and the compiled statement, filled per request — so one compiled statement serves every caller
+ * of a role. A class, so that no value of a request can ever pass for one.
+ */
+export class ClaimRef {
+  readonly path: readonly string[];
+  constructor(path: readonly string[]) {
+    this.path = path;
+  }
+  toString(): string {
+    return `$auth.${this.path.join('.')}`;
+  }
+}
+
 export interface PlanCondition {
   readonly kind: 'cond';
   readonly column: Column;
   readonly op: Operator;
   readonly negate: boolean;
-  /** Typed value; an array for `in`/`nin`; `true`/`false` for `null`. */
+  /** Typed value; an array for `in`/`nin`; `true`/`false` for `null`; a {@link ClaimRef} from a policy. */
   readonly value: unknown;
 }
 
@@ -39,6 +54,8 @@ export interface PlanSort {
 /** One level of a read: the root resource or an embedded relation. */
 export interface SelectPlan {
   readonly resource: Resource;
+  /** A policy's row filter on the junction rows of a many-to-many embed. */
+  readonly junctionFilter?: PlanFilter | null;
   /** Output columns, in output order. */
   readonly columns: readonly Column[];
   readonly embeds: readonly EmbedPlan[];

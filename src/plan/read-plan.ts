@@ -5,10 +5,11 @@
  * made total with the primary key, limits checked, the cursor decoded.
  */
 import { badParam, SluiceError } from '../errors/registry.ts';
-import type { Condition, FilterNode, QueryAst, SortItem } from '../ast/nodes.ts';
+import type { FilterNode, QueryAst, SortItem } from '../ast/nodes.ts';
 import type { Column, Relation, Resource, Snapshot } from '../schema/model.ts';
-import { coerceValue, operatorApplies, sortable } from './coerce.ts';
+import { sortable } from './coerce.ts';
 import { decodeCursor, sortTag } from './cursor.ts';
+import { FilterResolver, unknownColumn } from './filter-resolver.ts';
 import type { EmbedPlan, PlanFilter, PlanSort, ReadMode, ReadPlan, SelectPlan } from './nodes.ts';
 
 export interface ReadLimits {
@@ -26,6 +27,11 @@ export interface ReadInput {
   readonly mode: ReadMode;
   /** Primary key values for `mode: 'one'`, already typed. */
   readonly key?: readonly unknown[];
+  /**
+   * The caller's row filter of a resource (a role policy): applied wherever the read touches rows
+   * of it — the root, every embed, every relation filter, the junction of many-to-many embeds.
+   */
+  readonly rowFilter?: ((resource: Resource) => PlanFilter | null) | undefined;
 }
 
 /** A node of the embed tree while the plan is being built. */
@@ -38,31 +44,15 @@ interface Node {
   readonly filters: PlanFilter[];
 }
 
-const unknownColumn = (resource: Resource, name: string, param: string) =>
-  new SluiceError('SLUICE_UNKNOWN_COLUMN', `${param}: ${resource.name} has no column '${name}'`, [{ field: param, message: `unknown column '${name}'` }]);
-const unknownRelation = (resource: Resource, name: string, param: string) =>
-  new SluiceError('SLUICE_UNKNOWN_RELATION', `${param}: ${resource.name} has no relation '${name}'`, [{ field: param, message: `unknown relation '${name}'` }]);
-
 export class ReadPlanner {
   private readonly root: Node;
   private readonly input: ReadInput;
+  private readonly r: FilterResolver;
 
   constructor(input: ReadInput) {
     this.input = input;
+    this.r = new FilterResolver({ snapshot: input.snapshot, maxDepth: input.limits.maxDepth, rowFilter: input.rowFilter });
     this.root = { resource: input.resource, relation: null, key: '', children: new Map(), fields: null, filters: [] };
-  }
-
-  private relation(resource: Resource, name: string, param: string): { relation: Relation; target: Resource } {
-    const relation = resource.relations.get(name);
-    const target = relation && this.input.snapshot.resources.get(relation.target);
-    if (!relation || !target) throw unknownRelation(resource, name, param);
-    return { relation, target };
-  }
-
-  private column(resource: Resource, name: string, param: string): Column {
-    const column = resource.columnsByName.get(name);
-    if (!column) throw unknownColumn(resource, name, param);
-    return column;
   }
 
   /** The embed node at `path`, created on the way when `create` (include and fields do). */
@@ -74,7 +64,7 @@ export class ReadPlanner {
     for (const name of path) {
       let child = node.children.get(name);
       if (!child) {
-        const { relation, target } = this.relation(node.resource, name, param);
+        const { relation, target } = this.r.relation(node.resource, name, param);
         if (!create) throw badParam(param, `filters and options on '${path.join('.')}' need include=${path.join('.')}`);
         child = { resource: target, relation, key: name, children: new Map(), fields: null, filters: [] };
         node.children.set(name, child);
@@ -109,73 +99,24 @@ export class ReadPlanner {
     let resource = this.input.resource;
     let lastMany = -1;
     for (let i = 0; i < path.length; i++) {
-      const { relation, target } = this.relation(resource, path[i]!, param);
+      const { relation, target } = this.r.relation(resource, path[i]!, param);
       if (relation.kind !== 'one') lastMany = i;
       resource = target;
     }
     const node = this.node(path.slice(0, lastMany + 1), param, false);
-    return { node, chain: this.chain(node.resource, path.slice(lastMany + 1), param).relations };
-  }
-
-  /** Resolves a path of to-one relations from `resource`. */
-  private chain(resource: Resource, path: readonly string[], param: string): { relations: Relation[]; target: Resource } {
-    if (path.length > this.input.limits.maxDepth) {
-      throw new SluiceError('SLUICE_DEPTH_EXCEEDED', `${param}: the relation path is ${path.length} deep; limits.maxDepth is ${this.input.limits.maxDepth}`, [{ field: param, message: 'too deep' }]);
-    }
-    const relations: Relation[] = [];
-    for (const name of path) {
-      const { relation, target } = this.relation(resource, name, param);
-      if (relation.kind !== 'one') {
-        throw badParam(param, `'${name}' is a to-many relation: inside or/and groups use a group scoped to it, such as ${name}.or=(…)`);
-      }
-      relations.push(relation);
-      resource = target;
-    }
-    return { relations, target: resource };
-  }
-
-  /** `filter` applied through a chain of to-one relations: nested EXISTS, innermost last. */
-  private wrap(chain: readonly Relation[], filter: PlanFilter): PlanFilter {
-    let out = filter;
-    for (let i = chain.length - 1; i >= 0; i--) {
-      out = { kind: 'exists', relation: chain[i]!, target: this.input.snapshot.resources.get(chain[i]!.target)!, filter: out };
-    }
-    return out;
-  }
-
-  private condition(resource: Resource, cond: Condition): PlanFilter {
-    const { relations, target } = this.chain(resource, cond.path, cond.param);
-    const column = this.column(target, cond.column, cond.param);
-    if (!operatorApplies(cond.op, column.type)) {
-      throw new SluiceError('SLUICE_OPERATOR_NOT_APPLICABLE', `${cond.param}: operator '${cond.op}' does not apply to ${column.name} (${column.type.dbType})`, [{ field: cond.param, message: `'${cond.op}' does not apply to ${column.type.dbType}` }]);
-    }
-    let value: unknown;
-    if (cond.op === 'null') value = cond.value === 'true';
-    else if (cond.op === 'in' || cond.op === 'nin') value = (cond.value as string[]).map((v) => coerceValue(column.type, column, v, cond.param));
-    else if (cond.op === 'like' || cond.op === 'ilike' || cond.op === 'search') value = String(cond.value);
-    else value = coerceValue(column.type, column, String(cond.value), cond.param);
-    if (typeof value === 'string' && value.includes('\0')) throw badParam(cond.param, 'NUL characters are not allowed', 'SLUICE_INVALID_VALUE');
-    return this.wrap(relations, { kind: 'cond', column, op: cond.op, negate: cond.negate, value });
-  }
-
-  /** A filter node resolved relative to `resource` (groups resolve their items the same way). */
-  private resolve(resource: Resource, filter: FilterNode): PlanFilter {
-    if (filter.kind === 'cond') return this.condition(resource, filter);
-    const { relations, target } = this.chain(resource, filter.path, filter.param);
-    const items = filter.items.map((item) => this.resolve(target, item));
-    return this.wrap(relations, { kind: filter.kind, negate: filter.negate, items });
+    return { node, chain: this.r.chain(node.resource, path.slice(lastMany + 1), param).relations };
   }
 
   private addFilter(filter: FilterNode): void {
     const { node, chain } = this.anchor(filter.path, filter.param);
     // Relative to its anchor, only the trailing to-one part of the path remains.
     const local = { ...filter, path: filter.path.slice(filter.path.length - chain.length) };
-    node.filters.push(this.resolve(node.resource, local));
+    node.filters.push(this.r.resolve(node.resource, local));
   }
 
   private sort(resource: Resource, items: readonly SortItem[] | undefined | null, param: string): PlanSort[] {
     const sort: PlanSort[] = (items ?? []).map((s) => {
-      const column = this.column(resource, s.column, param);
+      const column = this.r.column(resource, s.column, param);
       if (!sortable(column.type)) throw badParam(param, `cannot sort by ${column.name} (${column.type.dbType})`);
       return { column, descending: s.descending };
     });
@@ -195,6 +136,8 @@ export class ReadPlanner {
   }
 
   private select(node: Node, path: string): SelectPlan {
+    const policy = this.r.rowFilter(node.resource);
+    if (policy) node.filters.push(policy);
     const columns = node.fields === null || node.fields === 'all' ? [...node.resource.columns] : node.fields;
     const embeds: EmbedPlan[] = [...node.children.values()].map((child) => ({
       key: child.key, relation: child.relation!, plan: this.select(child, path ? `${path}.${child.key}` : child.key),
@@ -204,8 +147,10 @@ export class ReadPlanner {
     const options = this.input.ast.embeds.get(path);
     const many = node.relation!.kind !== 'one';
     if (options && !many) throw badParam(`${path}.${Object.keys(options)[0]}`, `'${path}' is a to-one relation; limit, offset and sort apply to to-many relations`);
+    const junction = node.relation!.junction && this.input.snapshot.resources.get(node.relation!.junction.resource);
     return {
       resource: node.resource, columns, embeds, filter,
+      ...(junction ? { junctionFilter: this.r.rowFilter(junction) } : {}),
       sort: many ? this.sort(node.resource, options?.sort, `${path}.sort`) : [],
       // An embedded array holds at most limits.maxLimit rows unless rel.limit asks for fewer:
       // one request must not build a gigabyte of JSON (page further rows with rel.offset).

@@ -78,7 +78,7 @@ export interface ValidatedBody {
 }
 
 /** @example validateBody(orders, { customer_id: 7, status: 'paid', total: '9.90' }, 'insert', 1000) */
-export function validateBody(resource: Resource, body: unknown, mode: Exclude<RowMode, 'read'>, maxBatch: number): ValidatedBody {
+export function validateBody(resource: Resource, body: unknown, mode: Exclude<RowMode, 'read'>, maxBatch: number, provided?: ReadonlySet<string>): ValidatedBody {
   const many = Array.isArray(body);
   if (many && mode !== 'insert') throw new SluiceError('SLUICE_INVALID_BODY', 'expected one JSON object', [{ field: '(body)', message: 'expected an object' }]);
   const rows = many ? (body as unknown[]) : [body];
@@ -102,6 +102,8 @@ export function validateBody(resource: Resource, body: unknown, mode: Exclude<Ro
     else errors.push(...rangeErrors(resource, row as Record<string, unknown>, prefix));
     if (mode === 'update' && Object.keys(row).length === 0) errors.push({ field: '(body)', message: 'sets no column' });
   });
+  // Columns a policy preset fills are not the body's to provide.
+  if (provided?.size) errors.splice(0, errors.length, ...errors.filter((e) => !(e.message === 'is required' && provided.has(e.field.replace(/^\[\d+\]\./, '')))));
   if (errors.length) {
     const first = errors[0]!;
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';

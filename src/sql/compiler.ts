@@ -13,7 +13,7 @@
  * not depend on how many rows the filter matched.
  */
 import type { Column, ColumnType, DialectName, Relation, Resource } from '../schema/model.ts';
-import type { PlanCondition, PlanFilter, PlanSort, ReadPlan, SelectPlan } from '../plan/nodes.ts';
+import { ClaimRef, type PlanCondition, type PlanFilter, type PlanSort, type ReadPlan, type SelectPlan } from '../plan/nodes.ts';
 import type { InsertPlan, UpdatePlan, DeletePlan } from '../plan/mutate-plan.ts';
 import { Context, ESTIMATE_CAP, integer, type BulkStatement, type Compiled, type JsonRow, type ReadStatement, type RowField } from './statement.ts';
 
@@ -98,8 +98,8 @@ export abstract class SqlCompiler {
   }
 
   /** A bound value in the column's comparable form. */
-  protected value(c: { type: ColumnType }, value: unknown, ctx: Context): string {
-    return this.comparable(ctx.param(this.bind(value, c.type)), c.type);
+  protected value(c: Column, value: unknown, ctx: Context): string {
+    return this.comparable(value instanceof ClaimRef ? ctx.slot(value, c) : ctx.param(this.bind(value, c.type)), c.type);
   }
 
   protected condition(c: PlanCondition, alias: string, ctx: Context): string {
@@ -196,6 +196,7 @@ export abstract class SqlCompiler {
       const jr = relation.junction;
       from += ` join ${this.ident(jr.schema)}.${this.ident(jr.table)} as ${j} on ${jr.targetColumns.map((c, i) => `${this.col(j, c)} = ${this.col(a, relation.targetColumns[i]!)}`).join(' and ')}`;
       where.push(jr.sourceColumns.map((c, i) => `${this.col(j, c)} = ${this.col(parent, relation.columns[i]!)}`).join(' and '));
+      if (plan.junctionFilter) where.push(this.filter(plan.junctionFilter, j, ctx));
     } else {
       where.push(this.join(relation, parent, a));
     }
@@ -258,14 +259,14 @@ export abstract class SqlCompiler {
 
     if (plan.mode === 'one') {
       const row = this.rowJson(root, a, ctx);
-      return { text: `select ${row.expr} as j from ${table}${row.from}${whereSql}`, params: ctx.params, keyCount: 0, withTotal: false };
+      return { text: `select ${row.expr} as j from ${table}${row.from}${whereSql}`, ...ctx.bound, keyCount: 0, withTotal: false };
     }
     const keys = root.sort.map((s, i) => `${this.col(a, s.column.name)} as k${i}`);
     if (plan.mode === 'stream') {
       // Every matching row is sent anyway: one level, so the order is the statement's own.
       const row = this.rowJson(root, a, ctx);
       const text = `select ${row.expr} as j${keys.map((k) => `, ${k}`).join('')} from ${table}${row.from}${whereSql}${orderBy}${this.limitOffset(root.limit, root.offset)}`;
-      return { text, params: ctx.params, keyCount: keys.length, withTotal: false };
+      return { text, ...ctx.bound, keyCount: keys.length, withTotal: false };
     }
     // The page is limited first (one more row than asked tells hasMore), then its rows' JSON and
     // embeds are computed; the outer ORDER BY restates the order (PostgreSQL sees it is already
@@ -274,7 +275,7 @@ export abstract class SqlCompiler {
       + this.limitOffset(root.limit! + 1, root.offset);
     const row = this.rowJson(root, a, ctx);
     const page = `select ${row.expr} as j${keys.map((k) => `, ${k}`).join('')} from (${inner}) as ${a}${row.from}${orderBy}`;
-    if (!plan.count) return { text: page, params: ctx.params, keyCount: keys.length, withTotal: false };
+    if (!plan.count) return { text: page, ...ctx.bound, keyCount: keys.length, withTotal: false };
 
     const c = ctx.alias();
     const countWhere = filterSql ? ` where ${filterSql}` : '';
@@ -287,7 +288,7 @@ export abstract class SqlCompiler {
     const order = root.sort.map((s, i) => this.orderItem(this.comparable(`${p}.k${i}`, s.column.type), s.descending, s.column.nullable)).join(', ');
     return {
       text: `select ${p}.j${keys.map((_, i) => `, ${p}.k${i}`).join('')}, ${c}.n from (select ${total} as n) as ${c} left join (${page}) as ${p} on ${this.trueLiteral}${order ? ` order by ${order}` : ''}`,
-      params: ctx.params, keyCount: keys.length, withTotal: true,
+      ...ctx.bound, keyCount: keys.length, withTotal: true,
     };
   }
 
@@ -309,7 +310,7 @@ export abstract class SqlCompiler {
     const cells = root.columns.map((c) => this.textValue(this.col(a, c.name), c.type));
     for (const embed of root.embeds) cells.push(this.embed(embed.plan, embed.relation, a, ctx));
     return {
-      text: `select ${cells.join(', ')} from ${table}${whereSql}${orderBy}${this.limitOffset(root.limit, root.offset)}`, params: ctx.params,
+      text: `select ${cells.join(', ')} from ${table}${whereSql}${orderBy}${this.limitOffset(root.limit, root.offset)}`, ...ctx.bound,
       header: [...root.columns.map((c) => c.name), ...root.embeds.map((e) => e.key)],
     };
   }
@@ -331,15 +332,20 @@ export abstract class SqlCompiler {
     // Rows that name no column at all still need a column list when there are several of them.
     const cols = plan.columns.length === 0 && plan.rows.length > 1 ? plan.resource.columns.filter((c) => !c.readOnly).slice(0, 1) : plan.columns;
     const rows = plan.rows.map((row) => `(${cols.map((c) => (row.has(c.name) ? ctx.param(this.bind(row.get(c.name), c.type)) : this.missing(c))).join(', ')})`);
+    // An upsert limited to rows the caller may update names the existing row through an alias.
+    const where = plan.onConflict?.where ?? null;
+    const alias = where ? ctx.alias() : null;
+    const into = `${this.table(plan.resource)}${alias ? ` as ${alias}` : ''}`;
     let dml = cols.length === 0
-      ? `insert into ${this.table(plan.resource)} default values`
-      : `insert into ${this.table(plan.resource)} (${cols.map((c) => this.ident(c.name)).join(', ')}) values ${rows.join(', ')}`;
+      ? `insert into ${into} default values`
+      : `insert into ${into} (${cols.map((c) => this.ident(c.name)).join(', ')}) values ${rows.join(', ')}`;
     if (plan.onConflict) {
       const target = plan.onConflict.columns.map((c) => this.ident(c)).join(', ');
       const update = plan.onConflict.update.length ? plan.onConflict.update : plan.onConflict.columns.map((n) => plan.resource.columnsByName.get(n)!);
       dml += ` on conflict (${target}) do update set ${update.map((c) => `${this.ident(c.name)} = excluded.${this.ident(c.name)}`).join(', ')}`;
+      if (where) dml += ` where ${this.filter(where, alias!, ctx)}`;
     }
-    return { text: this.writeResult(dml, plan.resource, plan.returning, ctx, this.insertedFlag(plan)), params: ctx.params };
+    return { text: this.writeResult(dml, plan.resource, plan.returning, ctx, this.insertedFlag(plan)), ...ctx.bound };
   }
 
   /** What a multi-row VALUES list holds for a column one row leaves out. */
@@ -367,26 +373,45 @@ export abstract class SqlCompiler {
 
   update(plan: UpdatePlan): Compiled {
     const ctx = new Context((i) => this.placeholder(i));
-    return { text: this.writeResult(this.updateSql(plan, ctx, ctx.alias()), plan.resource, plan.returning, ctx), params: ctx.params };
+    return { text: this.writeResult(this.updateSql(plan, ctx, ctx.alias()), plan.resource, plan.returning, ctx), ...ctx.bound };
   }
 
   delete(plan: DeletePlan): Compiled {
     const ctx = new Context((i) => this.placeholder(i));
-    return { text: this.writeResult(this.deleteSql(plan, ctx, ctx.alias()), plan.resource, plan.returning, ctx), params: ctx.params };
+    return { text: this.writeResult(this.deleteSql(plan, ctx, ctx.alias()), plan.resource, plan.returning, ctx), ...ctx.bound };
+  }
+
+  /** Locks the rows a select reads until the transaction ends, where the dialect locks rows. */
+  protected lockRows(_alias: string): string {
+    return '';
+  }
+
+  /**
+   * Whole rows matching `filter` as [j, k0…kn, ok?]: the JSON of every column (the audit log's
+   * before and after images) and, with `check`, whether the row satisfies it (1 or 0).
+   */
+  rowImages(resource: Resource, filter: PlanFilter, options: { check?: PlanFilter | null; lock?: boolean } = {}): Compiled {
+    const ctx = new Context((i) => this.placeholder(i));
+    const a = ctx.alias();
+    const row = this.rowJson({ resource, columns: resource.columns, embeds: [], filter: null, sort: [], limit: null, offset: null }, a, ctx);
+    const keys = resource.primaryKey.map((k, i) => `, ${this.col(a, k)} as k${i}`).join('');
+    const ok = options.check ? `, case when ${this.filter(options.check, a, ctx)} then 1 else 0 end as ok` : '';
+    const where = this.filter(filter, a, ctx);
+    return { text: `select ${row.expr} as j${keys}${ok} from ${this.table(resource)} as ${a}${row.from} where ${where}${options.lock ? this.lockRows(a) : ''}`, ...ctx.bound };
   }
 
   /** `select 1` when a row matches `filter` (PUT on dialects that cannot report an insert). */
   exists(resource: Resource, filter: PlanFilter): Compiled {
     const ctx = new Context((i) => this.placeholder(i));
     const a = ctx.alias();
-    return { text: `select 1 from ${this.table(resource)} as ${a} where ${this.filter(filter, a, ctx)} limit 1`, params: ctx.params };
+    return { text: `select 1 from ${this.table(resource)} as ${a} where ${this.filter(filter, a, ctx)} limit 1`, ...ctx.bound };
   }
 
   /** `select count(*)` of at most `max + 1` rows matching a bulk write's filter. */
   countMatching(resource: Resource, filter: PlanFilter, max: number): Compiled {
     const ctx = new Context((i) => this.placeholder(i));
     const a = ctx.alias();
-    return { text: `select count(*) from (select 1 from ${this.table(resource)} as ${a} where ${this.filter(filter, a, ctx)} limit ${integer(max + 1)}) as s`, params: ctx.params };
+    return { text: `select count(*) from (select 1 from ${this.table(resource)} as ${a} where ${this.filter(filter, a, ctx)} limit ${integer(max + 1)}) as s`, ...ctx.bound };
   }
 
   /**

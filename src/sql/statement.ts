@@ -2,7 +2,8 @@
  * What compiling produces and what compiling needs besides the compiler: statements, row fields,
  * the parameter/alias context, and integer literals.
  */
-import type { ColumnType } from '../schema/model.ts';
+import type { Column, ColumnType } from '../schema/model.ts';
+import type { ClaimRef } from '../plan/nodes.ts';
 
 /** A non-negative integer as SQL text; anything else is a bug upstream, never SQL. */
 export function integer(n: number): string {
@@ -13,9 +14,18 @@ export function integer(n: number): string {
 /** `count=estimated` counts exactly up to this many rows, then asks the planner. */
 export const ESTIMATE_CAP = 10_000;
 
+/** A parameter left open for a value of the caller's credentials (see ClaimRef). */
+export interface Slot {
+  readonly index: number;
+  readonly claim: ClaimRef;
+  readonly column: Column;
+}
+
 export interface Compiled {
   readonly text: string;
   readonly params: readonly unknown[];
+  /** Parameters filled per request from the caller's claims ({@link fillSlots}). */
+  readonly slots?: readonly Slot[];
 }
 
 /** A read: each row is [j, k0…kn, total?]. */
@@ -39,6 +49,7 @@ export interface JsonRow {
 /** Collects parameters and aliases while one statement is compiled. */
 export class Context {
   readonly params: unknown[] = [];
+  readonly slots: Slot[] = [];
   private aliases = 0;
   private readonly placeholder: (index: number) => string;
   constructor(placeholder: (index: number) => string) {
@@ -47,6 +58,16 @@ export class Context {
   param(value: unknown): string {
     this.params.push(value);
     return this.placeholder(this.params.length);
+  }
+  /** A placeholder for a claim's value, bound per request. */
+  slot(claim: ClaimRef, column: Column): string {
+    this.params.push(null);
+    this.slots.push({ index: this.params.length - 1, claim, column });
+    return this.placeholder(this.params.length);
+  }
+  /** What a statement compiled in this context carries besides its text. */
+  get bound(): { params: unknown[]; slots?: Slot[] } {
+    return this.slots.length ? { params: this.params, slots: this.slots } : { params: this.params };
   }
   alias(): string {
     return `a${this.aliases++}`;

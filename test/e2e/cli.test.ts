@@ -27,7 +27,7 @@ function serve(args: string[], cwd: string): Promise<{ child: ChildProcess; bann
     const timer = setTimeout(() => fail(new Error(`no banner within 30 s:\n${out}`)), 30_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      if (out.includes('Every caller has full access')) {
+      if (/(writes need the admin key|Callers need credentials|Anonymous callers have role)[^]*\n$/.test(out)) {
         clearTimeout(timer);
         done({ child, banner: out });
       }
@@ -60,6 +60,14 @@ describe('sluice serve with no database', () => {
     }));
     expect(counts).toEqual([1000, 200, 10000, 25000]);
     expect((await fetch(api.replace('/api/v1', '/health/ready'))).status).toBe(200);
+
+    // Anonymous callers read; writes need the admin key the banner printed.
+    const patch = (headers: Record<string, string>) => fetch(`${api}/orders/1`, { method: 'PATCH', headers: { 'content-type': 'application/json', ...headers }, body: '{"status":"shipped"}' });
+    expect((await patch({})).status).toBe(403);
+    const key = /Bearer (sk_\S+)'/.exec(banner)![1]!;
+    const written = await patch({ authorization: `Bearer ${key}` });
+    expect(written.status).toBe(200);
+    expect(((await written.json()) as { data: { status: string } }).data.status).toBe('shipped');
 
     const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
     child.kill('SIGTERM');

@@ -53,7 +53,7 @@ describe.each(await dialects())('writes on %s', (dialect) => {
     expect(res.statusCode).toBe(201);
     expect(res.headers.location).toBeUndefined();
     expect(res.json().data.map((r: { id: number; total: string }) => [r.id, r.total])).toEqual([[10001, '1.00'], [10002, '2.00'], [10003, '3.50']]);
-    expect(s.statements.filter((q) => /^(with|insert)/i.test(q))).toHaveLength(1);
+    expect(s.statements.filter((q) => /^(with|insert)/i.test(q) && !q.includes('audit_log'))).toHaveLength(1);
     expect(await count('select count(*) from orders where id > 10000')).toBe(3);
   });
 

@@ -47,7 +47,8 @@ function expectSchemasAcceptExamples(doc: Json): void {
 
 async function cliDocument(url: string): Promise<Json> {
   const { stdout } = await run('node_modules/.bin/node', ['src/cli/main.ts', 'openapi', '--db', url], {
-    cwd: process.cwd(), env: { PATH: process.env.PATH ?? '' }, maxBuffer: 64 * 1024 * 1024,
+    // The same anonymous role as the test server's, so the documents' `security` agree.
+    cwd: process.cwd(), env: { PATH: process.env.PATH ?? '', SLUICE_AUTH_ANON_ROLE: 'anon' }, maxBuffer: 64 * 1024 * 1024,
   });
   return JSON.parse(stdout) as Json;
 }

@@ -22,7 +22,9 @@ describe('documentation routes', () => {
     const app = buildServer({ engine: { ...s.sluice.engine, snapshot: () => current }, logger: false });
     try {
       const first = await app.inject('/openapi.json');
-      expect(first.headers['cache-control']).toBe('no-cache');
+      // Per caller: the document depends on the role the credentials carry.
+      expect(first.headers['cache-control']).toBe('private, no-cache');
+      expect(first.headers.vary).toBe('authorization, x-api-key');
       expect(Object.keys(first.json().paths)).toContain('/products');
       const resources = new Map([...current.resources].filter(([name]) => name !== 'products'));
       current = { ...current, resources };

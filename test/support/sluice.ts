@@ -19,7 +19,9 @@ export interface TestSluice {
 
 /** `flags` are configuration paths, e.g. `{ 'limits.maxLimit': 50 }`. */
 export async function startSluice(options: { url: string; flags?: Record<string, unknown> }): Promise<TestSluice> {
-  const { config } = await loadConfig({ env: {}, flags: { 'database.url': options.url, ...options.flags }, cwd: '/nonexistent' });
+  // Suites that are not about security run as an anonymous caller with full access.
+  const flags = { 'database.url': options.url, 'auth.anonRole': 'anon', roles: { anon: '*' }, ...options.flags };
+  const { config } = await loadConfig({ env: {}, flags, cwd: '/nonexistent' });
   const statements: string[] = [];
   const sluice = await createSluice({ config, logger: false, onStatement: (sql) => statements.push(sql) });
   await sluice.app.ready();

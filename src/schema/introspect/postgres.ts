@@ -92,7 +92,8 @@ const UPDATABLE = { insert: 8, update: 4, delete: 16 } as const;
 
 /** @example const tables = await introspectPostgres(db, ['public']) */
 export async function introspectPostgres(db: Executor, schemas: readonly string[]): Promise<RawTable[]> {
-  const rels = await db.query(RELATIONS_SQL, [schemas]);
+  // Sluice's own schema (API key hashes, the audit log) is never served, even when listed.
+  const rels = await db.query(RELATIONS_SQL, [schemas.filter((s) => s !== 'sluice')]);
   const oids = rels.map((r) => r[0] as string);
   const [cols, cons] = await Promise.all([db.query(COLUMNS_SQL, [oids]), db.query(CONSTRAINTS_SQL, [oids])]);
 

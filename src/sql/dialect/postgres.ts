@@ -142,7 +142,11 @@ export class PostgresCompiler extends SqlCompiler {
     if (!plan.root.filter) return null;
     const ctx = new Context((i) => this.placeholder(i));
     const a = ctx.alias();
-    return { text: `explain (format json) select 1 from ${this.table(plan.root.resource)} as ${a} where ${this.filter(plan.root.filter, a, ctx)}`, params: ctx.params };
+    return { text: `explain (format json) select 1 from ${this.table(plan.root.resource)} as ${a} where ${this.filter(plan.root.filter, a, ctx)}`, ...ctx.bound };
+  }
+
+  protected override lockRows(alias: string): string {
+    return ` for update of ${alias}`;
   }
 
   protected override insertedFlag(plan: InsertPlan): string {
@@ -160,7 +164,7 @@ export class PostgresCompiler extends SqlCompiler {
     const row = this.jsonRow(this.columnFields(plan.returning, w), ctx);
     return {
       kind: 'guarded',
-      statement: { text: `with n as (${count}), ${w} as (${write} returning *) select n.n, x.j from n left join (select ${row.expr} as j from ${w}${row.from}) as x on true`, params: ctx.params },
+      statement: { text: `with n as (${count}), ${w} as (${write} returning *) select n.n, x.j from n left join (select ${row.expr} as j from ${w}${row.from}) as x on true`, ...ctx.bound },
     };
   }
 }
