@@ -4,6 +4,7 @@
 // peers.sh, a missing stream or pagination run: whatever is missing is said, not guessed.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { median, parseWrk, toMs } from './wrk-output.mjs';
 
 const [dir, target] = process.argv.slice(2);
 if (!dir || !target) {
@@ -39,29 +40,6 @@ for (const l of lines('peers.out')) {
 const peersRc = text('peers.rc').trim();
 const failures = text('peer-failures.txt').trim();
 
-/** wrk --latency output → numbers. */
-function parseWrk(out) {
-  const num = (re) => { const m = out.match(re); return m ? m[1] : null; };
-  const lat = (p) => num(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm'));
-  const socket = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-  const non2xx = Number(num(/Non-2xx or 3xx responses: (\d+)/) ?? 0);
-  return {
-    rps: Number(num(/Requests\/sec:\s+([\d.]+)/) ?? 0),
-    requests: Number(num(/(\d+) requests in/) ?? 0),
-    p50: lat(50), p99: lat(99),
-    errors: non2xx + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
-  };
-}
-const toMs = (s) => {
-  const m = s && s.match(/^([\d.]+)(us|ms|s|m)$/);
-  if (!m) return null;
-  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60000 }[m[2]];
-};
-const median = (xs) => {
-  const a = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
-  if (!a.length) return null;
-  return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
-};
 
 // --- samples → CPU shares and memory per phase ---------------------------------------------------
 const samples = jsonLines('samples.ndjson');
@@ -356,5 +334,12 @@ out.push([
 ].join('\n'), '');
 out.push('Knobs: DURATION, ROUNDS, CONNECTIONS, PEERS, WORKLOADS (passed to peers.sh), DATABASE_URL, SHARED_DIR (folder that holds bench/peers.sh), PEERS_DIR, KEYSET_DURATION, KEYSET_ROUNDS, SLUICE_PORT, QUIET_WAIT, QUIET_BUSY. MB here = 10^6 bytes (/proc reports KiB). Traffic stays on 127.0.0.1 and every load run is bounded in time.', '');
 
+// Sections written by other scripts (bench/auth.sh: <!-- auth:start --> … <!-- auth:end -->) are
+// carried over from the file being replaced, unchanged, at its end.
+const previous = existsSync(target) ? readFileSync(target, 'utf8') : '';
+for (const [start, end] of [['<!-- auth:start -->', '<!-- auth:end -->']]) {
+  const i = previous.indexOf(start), j = previous.indexOf(end, i + start.length);
+  if (i >= 0 && j > i) out.push(previous.slice(i, j + end.length), '');
+}
 writeFileSync(target, out.join('\n'));
 console.log(`report: ${targets.filter((t) => t[2] === '**PASS**').length} pass, ${targets.filter((t) => t[2] === '**FAIL**').length} fail, ${targets.filter((t) => t[2] === 'NOT MEASURED').length} not measured; ${anomalies.length} anomalies → ${target}`);

@@ -185,32 +185,17 @@ dbname=${DATABASE_URL##*/}; dbname=${dbname%%\?*}
 own_pids+=($!)
 # The wrapper writes the PID that peers.sh's `exec` hands on to node, so the sampler can follow it.
 # As `npm start` runs it (V8 flag of the bin's shebang), with the pool size the baseline and the peers use.
-sluice_cmd="env SLUICE_DATABASE_POOL_MAX=${SLUICE_POOL_MAX:-16} $NODE --max-semi-space-size=8 dist/cli/main.js serve --db $DATABASE_URL --port $SLUICE_PORT"
+# Like the peers, which serve every caller: anonymous callers get full access (issue 3's bench/auth.sh
+# measures what credentials and row policies cost on top).
+printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\n' > "$out/sluice.config.yaml"
+sluice_cmd="env SLUICE_DATABASE_POOL_MAX=${SLUICE_POOL_MAX:-16} $NODE --max-semi-space-size=8 dist/cli/main.js serve --db $DATABASE_URL --port $SLUICE_PORT --config $out/sluice.config.yaml"
 export SLUICE_START="bash -c 'echo \$\$ > $pidfile && exec $sluice_cmd'"
 export SLUICE_URL=http://127.0.0.1:$SLUICE_PORT
 kv sluice_start "$SLUICE_START"
 kv sluice_cmd "$sluice_cmd"
 # The figures are only meaningful on an otherwise idle machine: record how busy it is just before.
-busy_pct() {
-  local a b
-  a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat); sleep 3
-  b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," "); split(b,y," "); bu=y[1]-x[1]; id=y[2]-x[2]; printf "%d", (bu+id>0)?100*bu/(bu+id):0}'
-}
-# wait_quiet NAME: wait (up to QUIET_WAIT s) until the machine is at most QUIET_BUSY % busy over 3 s.
-wait_quiet() {
-  local busy waited=0
-  while :; do
-    busy=$(busy_pct)
-    [ "$busy" -le "$QUIET_BUSY" ] && break
-    if [ "$waited" -ge "$QUIET_WAIT" ]; then
-      log "warning: the machine is still ${busy}% busy before $1; measuring anyway, figures will be noisy"; break
-    fi
-    [ "$waited" -eq 0 ] && log "the machine is ${busy}% busy (something else is running); waiting up to $QUIET_WAIT s for it to calm down"
-    sleep 7; waited=$((waited + 10))
-  done
-  kv "busy_before_$1_pct" "$busy"; kv "waited_before_$1_s" "$waited"
-}
+# busy_pct and wait_quiet NAME (QUIET_WAIT, QUIET_BUSY; logs with log and kv).
+source "$repo/bench/quiet.sh"
 wait_quiet peers
 for attempt in 1 2 3; do
   kv peers_measured "${ok_peers}"
