@@ -14,6 +14,7 @@ import { SluiceError } from '../errors/registry.ts';
 import { parseQuery } from '../request/query-params.ts';
 import { parseKey } from '../request/key.ts';
 import { planRead } from '../plan/read-plan.ts';
+import { decodeCursor } from '../plan/cursor.ts';
 import { listPage, nextLink, oneBody } from '../response/envelope.ts';
 import { csvStream, ndjsonStream } from '../response/stream.ts';
 import { ESTIMATE_CAP, type ReadStatement } from '../sql/statement.ts';
@@ -76,43 +77,83 @@ interface CompiledRead {
 
 const cache = new StatementCache<CompiledRead>();
 
+/** The raw query without its `cursor` parameter, and the cursor (null when there is none). */
+function splitCursor(query: string): { rest: string; cursor: string | null } {
+  if (!query.includes('cursor=')) return { rest: query, cursor: null };
+  let cursor: string | null = null;
+  const rest = query.split('&').filter((part) => {
+    if (!part.startsWith('cursor=')) return true;
+    cursor = part.slice('cursor='.length);
+    return false;
+  });
+  return { rest: rest.join('&'), cursor };
+}
+
+/**
+ * Which of a cursor's values are null ('0') or not ('1'): the shape of the SQL it compiles to.
+ * Null when it is not even readable (the full compile then says why).
+ */
+function cursorShape(cursor: string): string | null {
+  if (cursor.length > 4096) return null;
+  try {
+    const v = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { v?: unknown }).v;
+    return Array.isArray(v) ? v.map((x) => (x === null ? '0' : '1')).join('') : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Parses, plans and compiles a read — or takes it from the cache when the same request was
  * compiled before. A single-row read's key values are its first parameters: a cached statement
- * still holds the key it was compiled for, and readOne binds the request's own.
+ * still holds the key it was compiled for, and readOne binds the request's own. Likewise a keyset
+ * page: statements are cached by the cursor's shape, and the cursor's values are checked and
+ * bound for each request (`params`, null when the statement's own serve).
  */
-function compileRead(engine: Engine, caller: Caller, resource: Resource, query: string, format: Format, key?: readonly unknown[]): CompiledRead {
+function compileRead(engine: Engine, caller: Caller, resource: Resource, query: string, format: Format, key?: readonly unknown[]): CompiledRead & { params: unknown[] | null } {
   const { compiler } = engine;
   // The role's view: per-role cache entries, and hidden columns, relations and rows stay hidden.
   const { snapshot, rowFilter } = caller.view;
   const mode: ReadMode = key ? 'one' : format === 'json' ? 'list' : 'stream';
-  // A cursor makes each request of a walk unique: caching those would only evict hot entries.
-  const cacheable = query.length <= MAX_CACHED_QUERY && !query.includes('cursor=');
-  const cacheKey = cacheable ? `${resource.name}\0${format}\0${query}\0${mode}` : undefined;
+  const { rest, cursor } = splitCursor(query);
+  const shape = cursor === null ? '' : cursorShape(cursor);
+  const cacheKey = query.length <= MAX_CACHED_QUERY && shape !== null ? `${resource.name}\0${format}\0${rest}\0${mode}\0${shape}` : undefined;
   const lru = cache.for(snapshot);
   const hit = cacheKey === undefined ? undefined : lru.get(cacheKey);
-  if (hit) return hit;
+  if (hit) {
+    if (cursor === null) return { ...hit, params: null };
+    const { plan, statement } = hit;
+    const after = decodeCursor(cursor, plan.sortTag, plan.root.sort);
+    const params = [...statement.params];
+    let at = statement.cursorAt!;
+    after.forEach((value, i) => {
+      if (value !== null) params[at++] = compiler.bind(value, plan.root.sort[i]!.column.type);
+    });
+    return { ...hit, params };
+  }
   const plan = planRead({ snapshot, resource, ast: parseQuery(query), limits: engine.config.limits, mode, key, rowFilter });
   let compiled: CompiledRead;
   if (format === 'csv') {
     const csv = compiler.readCsv(plan);
-    compiled = { plan, statement: { text: csv.text, params: csv.params, ...(csv.slots ? { slots: csv.slots } : {}), keyCount: 0, withTotal: false }, header: csv.header };
+    const { header, ...rest } = csv;
+    compiled = { plan, statement: { ...rest, keyCount: 0, withTotal: false }, header };
   } else {
     compiled = { plan, statement: compiler.read(plan) };
   }
-  if (cacheKey !== undefined) lru.set(cacheKey, compiled);
-  return compiled;
+  if (cacheKey !== undefined && (cursor === null || compiled.statement.cursorAt !== undefined)) lru.set(cacheKey, compiled);
+  return { ...compiled, params: null };
 }
 
 export async function readList(engine: Engine, caller: Caller, resource: Resource, request: FastifyRequest, reply: FastifyReply): Promise<string | NodeJS.ReadableStream> {
   const { db, compiler } = engine;
   const { path, query } = splitUrl(request.raw.url ?? '');
   const format = negotiate(request.headers, true);
-  const { plan, statement, header } = compileRead(engine, caller, resource, query, format);
+  const { plan, statement, header, params: own } = compileRead(engine, caller, resource, query, format);
   const claims = caller.principal.claims;
+  const params = fillSlots(statement, claims, compiler, own ?? undefined);
 
   if (format !== 'json') {
-    const batches = await primed(db.stream(statement.text, fillSlots(statement, claims, compiler), STREAM_BATCH), reply.raw);
+    const batches = await primed(db.stream(statement.text, params, STREAM_BATCH), reply.raw);
     const body = format === 'csv' ? csvStream(header!, batches) : ndjsonStream(batches);
     // Headers are out by now: an error can only cut the response short, so say why in the log.
     body.once('error', (err) => request.log.warn({ reqId: request.id, err, url: request.url }, 'stream ended early'));
@@ -120,7 +161,7 @@ export async function readList(engine: Engine, caller: Caller, resource: Resourc
     return body;
   }
 
-  const rows = await db.query(statement.text, fillSlots(statement, claims, compiler));
+  const rows = await db.query(statement.text, params);
   let total: number | null = null;
   if (statement.withTotal) {
     total = Number(rows[0]?.[1 + statement.keyCount] ?? 0);

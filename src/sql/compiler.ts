@@ -244,7 +244,10 @@ export abstract class SqlCompiler {
     const where: string[] = [];
     const filterSql = root.filter ? this.filter(root.filter, a, ctx) : null;
     if (filterSql) where.push(filterSql);
-    if (plan.after) where.push(this.after(root.sort, plan.after, a, ctx));
+    if (plan.after) {
+      ctx.cursorAt = ctx.params.length;
+      where.push(this.after(root.sort, plan.after, a, ctx));
+    }
     return {
       root, a, filterSql,
       table: `${this.table(root.resource)} as ${a}`,

@@ -26,6 +26,11 @@ export interface Compiled {
   readonly params: readonly unknown[];
   /** Parameters filled per request from the caller's claims ({@link fillSlots}). */
   readonly slots?: readonly Slot[];
+  /**
+   * Index of the first parameter holding a keyset cursor's values (its non-null values, in sort
+   * order): a statement compiled for one cursor serves every cursor of the same shape.
+   */
+  readonly cursorAt?: number;
 }
 
 /** A read: each row is [j, k0…kn, total?]. */
@@ -50,6 +55,8 @@ export interface JsonRow {
 export class Context {
   readonly params: unknown[] = [];
   readonly slots: Slot[] = [];
+  /** See {@link Compiled.cursorAt}. */
+  cursorAt: number | undefined;
   private aliases = 0;
   private readonly placeholder: (index: number) => string;
   constructor(placeholder: (index: number) => string) {
@@ -66,8 +73,8 @@ export class Context {
     return this.placeholder(this.params.length);
   }
   /** What a statement compiled in this context carries besides its text. */
-  get bound(): { params: unknown[]; slots?: Slot[] } {
-    return this.slots.length ? { params: this.params, slots: this.slots } : { params: this.params };
+  get bound(): { params: unknown[]; slots?: Slot[]; cursorAt?: number } {
+    return { params: this.params, ...(this.slots.length ? { slots: this.slots } : {}), ...(this.cursorAt === undefined ? {} : { cursorAt: this.cursorAt }) };
   }
   alias(): string {
     return `a${this.aliases++}`;
