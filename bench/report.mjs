@@ -301,7 +301,7 @@ if (loadTicks.length) {
     const b = usage.get(`baseline:${r.workload}`);
     return [`\`${r.workload}\``, u ? MB(u.rssMax) : '–', b?.rssByClass?.baseline ? MB(b.rssByClass.baseline) : '–'];
   });
-  out.push(`Process ${loadPid} (started by peers.sh through SLUICE_START). Peak VmHWM ${MB(loadHwmMax)}, highest sampled VmRSS ${MB(loadRssMax)}.`, '');
+  out.push(`Process ${loadPid} (started by bench/run.sh, warmed up, then loaded by peers.sh through SLUICE_URL). Peak VmHWM ${MB(loadHwmMax)}, highest sampled VmRSS ${MB(loadRssMax)}.`, '');
   if (rows.length) out.push(table(['workload', 'Sluice: highest sampled VmRSS', 'hand-written baseline: highest VmRSS (its own run of the workload)'], rows), '');
 } else {
   out.push('_No samples of the Sluice process under load._', '');
@@ -328,7 +328,7 @@ out.push([
   '1. `npm run build`.',
   `2. \`PEERS=" " WORKLOADS=" " ${meta.shared ?? '../shared'}/bench/peers.sh\`: creates the database and loads shop-postgres.sql at scale 1 when its tables are missing (DATABASE_URL=${meta.database_url ?? '?'}).`,
   '3. Preflight: `PEERS=<peer> WORKLOADS=" " peers.sh` for each requested peer; one that fails is left out, with its reason above.',
-  `4. \`SLUICE_START="${meta.sluice_start ?? '?'}" PEERS="${measured}" peers.sh\` (the \`bash -c 'echo $$ > …'\` wrapper only records the PID, which \`exec\` hands on to node), while \`node bench/sampler.mjs\` reads /proc every 0.5 s.`,
+  `4. \`${meta.sluice_cmd ?? 'node dist/cli/main.js serve'}\`, warmed up with \`wrk -t1 -c${meta.connections} -d${Number(meta.duration) * Number(meta.rounds)}s /health/live\` (${meta.sluice_warmup ?? '?'}: the load peers.sh's \`hello\` puts on the baseline before the other workloads), then \`SLUICE_URL=http://127.0.0.1:${port} PEERS="${measured}" peers.sh\`, while \`node bench/sampler.mjs\` reads /proc every 0.5 s.`,
   `5. A fresh \`${meta.sluice_cmd ?? 'node dist/cli/main.js serve'}\`, then \`curl -s -H 'accept: application/x-ndjson' http://127.0.0.1:${port}/api/v1/orders | awk …\` (and \`accept: text/csv\`), then \`wrk -t1 -c${meta.connections} -d${meta.keyset_duration}s --timeout 10s --latency <url>\` for each pagination case.`,
   '6. `node bench/report.mjs bench/results/<stamp> docs/benchmarks.md`.',
 ].join('\n'), '');

@@ -7,7 +7,8 @@
 #     when its tables are missing);
 #  3. starts every peer alone once (preflight); a peer that cannot install or start is left out of the
 #     measured run, with the reason written to the results;
-#  4. runs peers.sh with SLUICE_START set (Sluice on port 3400) beside the hand-written baseline and the
+#  4. starts Sluice (port 3400), warms it up as peers.sh's hello warms the baseline, runs peers.sh with
+#     SLUICE_URL set beside the hand-written baseline and the
 #     peers that passed the preflight, while bench/sampler.mjs samples /proc every 0.5 s (Sluice RSS,
 #     CPU of Sluice, the peers, PostgreSQL and wrk);
 #  5. starts Sluice again and measures: streaming all orders as NDJSON and CSV (time, lines, peak RSS);
@@ -41,7 +42,7 @@ KEYSET_ROUNDS=${KEYSET_ROUNDS:-3}
 QUIET_WAIT=${QUIET_WAIT:-300} QUIET_BUSY=${QUIET_BUSY:-20}
 SLUICE_PORT=${SLUICE_PORT:-3400}
 NODE=node_modules/.bin/node
-unset SLUICE_START SLUICE_URL   # set below for the measured run only
+unset SLUICE_START SLUICE_URL   # SLUICE_URL is set below for the measured run only
 PAGE=40000 LIMIT=25
 
 find_shared() {
@@ -183,40 +184,48 @@ dbname=${DATABASE_URL##*/}; dbname=${dbname%%\?*}
 "$NODE" bench/sampler.mjs --out "$out/samples.ndjson" --pidfile "$pidfile" --phase-file "$phasefile" --db "$dbname" \
   --processes "$out/processes.ndjson" --interval 500 &
 own_pids+=($!)
-# The wrapper writes the PID that peers.sh's `exec` hands on to node, so the sampler can follow it.
-# As `npm start` runs it (V8 flag of the bin's shebang), with the pool size the baseline and the peers use.
-# Like the peers, which serve every caller: anonymous callers get full access (issue 3's bench/auth.sh
-# measures what credentials and row policies cost on top).
+# Started here, not by peers.sh, so that it gets the warm-up the baseline gets: peers.sh measures
+# `hello` (ROUNDS x DURATION s of load on the baseline's cheapest route) before any other workload,
+# and Sluice has no `hello`, so it would meet `pk` cold (measured: the same baseline process serves
+# pk at ~16.9k req/s before such a warm-up and ~20.9k after). Sluice gets the same load on its
+# cheapest route, /health/live, first. Run as `npm start` runs it (V8 flag of the bin's shebang),
+# with the pool size the baseline and the peers use. Like the peers, which serve every caller:
+# anonymous callers get full access (bench/auth.sh measures what credentials and policies cost).
 printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\n' > "$out/sluice.config.yaml"
 sluice_cmd="env SLUICE_DATABASE_POOL_MAX=${SLUICE_POOL_MAX:-16} $NODE --max-semi-space-size=8 dist/cli/main.js serve --db $DATABASE_URL --port $SLUICE_PORT --config $out/sluice.config.yaml"
-export SLUICE_START="bash -c 'echo \$\$ > $pidfile && exec $sluice_cmd'"
 export SLUICE_URL=http://127.0.0.1:$SLUICE_PORT
-kv sluice_start "$SLUICE_START"
 kv sluice_cmd "$sluice_cmd"
 # The figures are only meaningful on an otherwise idle machine: record how busy it is just before.
 # busy_pct and wait_quiet NAME (QUIET_WAIT, QUIET_BUSY; logs with log and kv).
 source "$repo/bench/quiet.sh"
 wait_quiet peers
+log "starting Sluice for peers.sh and warming it up: $((DURATION * ROUNDS)) s on /health/live, as hello warms the baseline"
+bash -c "echo \$\$ > '$pidfile' && exec $sluice_cmd" >"$out/peer-logs/sluice-under-load.log" 2>&1 &
+own_pids+=($!); load_pid=$!
+for _ in $(seq 1 120); do curl -sf -o /dev/null "$SLUICE_URL/health/live" && break; sleep 0.5; done
+phase warmup
+wrk -t1 -c"$CONNECTIONS" -d"$((DURATION * ROUNDS))s" "$SLUICE_URL/health/live" > "$out/sluice-warmup.txt" 2>&1 || true
+kv sluice_warmup "$(awk '/Requests\/sec/{print $2}' "$out/sluice-warmup.txt") req/s on /health/live for $((DURATION * ROUNDS)) s"
 for attempt in 1 2 3; do
   kv peers_measured "${ok_peers}"
   log "peers.sh (attempt $attempt): ${ok_peers:-no peers} + sluice; $DURATION s x $ROUNDS rounds x $CONNECTIONS connections per workload"
   phase peers
   rc=0; PEERS=${ok_peers:- } bash "$PEERS_SH" >"$out/peers.out" 2>"$out/peers.err" || rc=$?
   phase between
-  reap_ports
-  cp "$PEERS_DIR/sluice.log" "$out/peer-logs/sluice-under-load.log" 2>/dev/null || true
+  ports="3100 3200 3300" reap_ports
   [ "$rc" -eq 0 ] && break
   port=$(grep -oE '(exited before answering|not up): http://127\.0\.0\.1:[0-9]+' "$out/peers.err" | tail -1 | grep -oE '[0-9]+$' || true)
   p=$(peer_of_port "${port:-none}")
   if [ -z "$p" ] || [ "$p" = sluice ]; then
     log "peers.sh failed (exit $rc) and Sluice or nothing identifiable is to blame:"; tail -20 "$out/peers.err" >&2
-    tail -20 "$PEERS_DIR/sluice.log" >&2 2>/dev/null || true
+    tail -20 "$out/peer-logs/sluice-under-load.log" >&2 2>/dev/null || true
     break
   fi
   log "peers.sh: $p did not start this time (exit $rc); measuring without it"
   { echo "## $p (measured run, attempt $attempt, exit $rc)"; why_failed "$p" "$out/peers.err"; echo; } >> "$out/peer-failures.txt"
   ok_peers=$(echo " $ok_peers " | sed "s/ $p / /; s/^ *//; s/ *$//")
 done
+kill "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true
 for f in "$PEERS_DIR"/*.log; do [ -f "$f" ] && cp "$f" "$out/peer-logs/"; done
 echo "$rc" > "$out/peers.rc"
 cat "$out/peers.out" >&2
