@@ -17,6 +17,18 @@ import { Auth } from './auth/auth.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { JwtVerifier, checkJwtConfig } from './auth/jwt.ts';
 import { ensureSystemTables } from './auth/system-tables.ts';
+import { RedisStore } from './cache/redis-store.ts';
+import { TagVersions } from './cache/versions.ts';
+import { ResponseCache } from './cache/response-cache.ts';
+import { mapDatabaseError } from './db/errors.ts';
+import { SluiceError } from './errors/registry.ts';
+
+/** Errors after which a cached read may be served stale (stale-if-error). */
+const UNAVAILABLE = new Set(['SLUICE_DATABASE_UNAVAILABLE', 'SLUICE_POOL_TIMEOUT', 'SLUICE_STATEMENT_TIMEOUT']);
+const unavailable = (err: unknown) => {
+  const mapped = err instanceof SluiceError ? err : mapDatabaseError(err, false);
+  return mapped instanceof SluiceError && UNAVAILABLE.has(mapped.code);
+};
 
 export interface SluiceOptions {
   readonly config: Config;
@@ -60,7 +72,21 @@ export async function createSluice(options: SluiceOptions): Promise<Sluice> {
     await db.close().catch(() => undefined);
     throw err;
   }
-  const engine: Engine = { config, db, compiler: compilerFor(db, config), snapshot: () => snapshot, auth };
+  // Redis errors are logged at most once per 10 s: a Redis that is down must not flood the log.
+  let redisLogged = 0;
+  const redisError = (err: Error) => {
+    if (Date.now() - redisLogged < 10_000) return;
+    redisLogged = Date.now();
+    log.app?.log.warn({ err: { message: err.message } }, 'redis unavailable: the cache runs on this instance alone until it is back');
+  };
+  const redis = config.redis.url && config.cache.enabled ? new RedisStore({ url: config.redis.url, prefix: config.redis.prefix, onError: redisError }) : null;
+  let cache: ResponseCache | null = null;
+  if (config.cache.enabled) {
+    const versions = new TagVersions({ redis, resync: config.cache.resync, onError: redisError });
+    await versions.start();
+    cache = new ResponseCache({ maxBytes: config.cache.maxBytes, versions, redis, unavailable, onError: redisError });
+  }
+  const engine: Engine = { config, db, compiler: compilerFor(db, config), snapshot: () => snapshot, auth, cache };
   const app = buildServer({ engine, logger: options.logger });
   log.app = app;
   return {
@@ -69,6 +95,8 @@ export async function createSluice(options: SluiceOptions): Promise<Sluice> {
     async close() {
       await app.close();
       await auth.keys?.close();
+      await cache?.versions.close();
+      await redis?.close();
       await db.close();
     },
   };

@@ -1,12 +1,13 @@
 /**
  * What the HTTP shell needs to serve requests: configuration, the database, the dialect's SQL
- * compiler, the current schema snapshot and authentication/policies (swapped whole on reload, never mutated).
+ * compiler, the current schema snapshot and authentication/policies and the response cache (swapped whole on reload, never mutated).
  */
 import type { Config } from './config/schema.ts';
 import type { Database } from './db/database.ts';
 import type { Snapshot } from './schema/model.ts';
 import type { SqlCompiler } from './sql/compiler.ts';
 import type { Auth } from './auth/auth.ts';
+import type { ResponseCache } from './cache/response-cache.ts';
 
 export interface Engine {
   readonly config: Config;
@@ -15,4 +16,6 @@ export interface Engine {
   readonly snapshot: () => Snapshot;
   /** Credentials → principal → the role's view of the snapshot. */
   readonly auth: Auth;
+  /** The response cache; null when `cache.enabled` is off. */
+  readonly cache: ResponseCache | null;
 }

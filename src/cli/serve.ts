@@ -3,7 +3,7 @@ import { createSluice } from '../app.ts';
 import { VERSION } from '../version.ts';
 import { configFromFlags, DEMO_FILE, type CommonFlags } from './options.ts';
 
-const NOT_YET = ['rateLimits', 'cache'] as const;
+const NOT_YET = ['rateLimits'] as const;
 const DEMO_KEY = 'demo-admin';
 
 export async function serveCommand(flags: CommonFlags): Promise<void> {
@@ -13,7 +13,7 @@ export async function serveCommand(flags: CommonFlags): Promise<void> {
   for (const key of NOT_YET) {
     if (config[key] !== undefined) app.log.warn(`configuration '${key}' is accepted but not enforced by this version of Sluice`);
   }
-  if (config.redis.url) app.log.warn("configuration 'redis.url' is accepted but not used by this version of Sluice");
+  if (config.redis.url && !config.cache.enabled) app.log.warn("configuration 'redis.url' is only used by the response cache (a 'cache' section) in this version of Sluice");
   if (config.database.replicas.length) app.log.warn("configuration 'database.replicas' is accepted but not used by this version of Sluice");
 
   // Signals are handled before anything is printed: a supervisor may stop us as soon as it sees the banner.

@@ -54,6 +54,27 @@ const resourceRules = z.union([
   z.strictObject({ read: actionRule.optional(), create: actionRule.optional(), update: actionRule.optional(), delete: actionRule.optional() }),
 ], { error: "expected '*' or a map of actions (read, create, update, delete) to rules" });
 
+/** The `cache` section: see the configuration reference in the README. */
+const cacheSchema = z.strictObject({
+  enabled: bool(true),
+  /** How long an entry is fresh. */
+  ttl: duration('60s'),
+  /** Upper bound of the in-process cache (bodies, keys and bookkeeping). */
+  maxBytes: size('64mb'),
+  /** Past its TTL, an entry whose tables were not written is served while it is refreshed. */
+  staleWhileRevalidate: duration('0s'),
+  /** Past its TTL, an entry is served (X-Cache: STALE) when the database fails. */
+  staleIfError: duration('5m'),
+  /** How often the Redis tag counters are read back (a lost invalidation message is caught by then). */
+  resync: duration('1s'),
+  resources: z.record(z.string(), z.strictObject({
+    enabled: bool(true),
+    ttl: parsed(parseDuration, 'expected a duration such as 500ms, 2s, 15m or 1h', undefined as number | undefined),
+    /** `Cache-Control` of anonymous reads of the resource (authenticated ones are always private). */
+    cacheControl: z.string().optional(),
+  })).prefault({}),
+});
+
 export const configSchema = z.strictObject({
   database: z.strictObject({
     url: databaseUrl.default(''),
@@ -68,7 +89,11 @@ export const configSchema = z.strictObject({
     preparedStatements: bool(true),
     searchConfig: z.string().regex(/^[a-z_][a-z0-9_.]*$/i, { error: 'expected a text search configuration name' }).default('simple'),
   }).prefault({}),
-  redis: z.strictObject({ url: z.string().optional() }).prefault({}),
+  redis: z.strictObject({
+    url: z.string().optional(),
+    /** Prepended to Sluice's keys and channels (several deployments may share one Redis). */
+    prefix: z.string().regex(/^[A-Za-z0-9:_.-]*$/, { error: 'expected letters, digits and : _ . -' }).default('sluice:'),
+  }).prefault({}),
   server: z.strictObject({
     port: int(8080, 0, 65535),
     host: z.string({ error: 'expected a host name or address' }).min(1).default('127.0.0.1'),
@@ -87,6 +112,8 @@ export const configSchema = z.strictObject({
     securityHeaders: bool(true),
     /** `Strict-Transport-Security` (only behind TLS). */
     hsts: bool(false),
+    /** gzip and brotli, negotiated by Accept-Encoding, for bodies from `threshold` bytes (streams always). */
+    compression: z.strictObject({ enabled: bool(true), threshold: size('1kb') }).prefault({}),
   }).prefault({}),
   limits: z.strictObject({
     defaultLimit: int(25, 0, 1_000_000),
@@ -138,7 +165,11 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   roles: z.record(z.string(), z.union([z.literal('*'), z.record(z.string(), resourceRules)], { error: "expected '*' or a map of resource names ('*' for any) to actions" })).optional(),
   rateLimits: z.array(z.unknown()).optional(),
-  cache: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The response cache (SPEC §5). Off unless the file has a `cache` section (`enabled: false`
+   * keeps it off). ETags, 304s and If-Match work either way.
+   */
+  cache: cacheSchema.optional().transform((c) => c ?? cacheSchema.parse({ enabled: false })),
 });
 
 export type Config = z.infer<typeof configSchema>;

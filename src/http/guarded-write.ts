@@ -16,6 +16,7 @@ import { mapDatabaseError } from '../db/errors.ts';
 import { fillSlots } from '../auth/principal.ts';
 import { keyFilter } from '../plan/mutate-plan.ts';
 import { auditEntries, auditInsert, type AuditAction } from '../auth/audit.ts';
+import { writeTags } from '../cache/tags.ts';
 
 export interface GuardedWrite {
   /** The resource as the database has it (all columns). */
@@ -45,14 +46,24 @@ function writtenRows(resource: Resource, rows: readonly Row[]): PlanFilter {
 /** @example const rows = await guardedWrite(engine, caller, { resource, action: 'update', write, check, requestId }) */
 export async function guardedWrite(engine: Engine, caller: Caller, job: GuardedWrite): Promise<Row[]> {
   const { compiler, db } = engine;
+  const { resource, check } = job;
+  if (job.write.params.length > compiler.maxParams) {
+    throw new SluiceError('SLUICE_BATCH_TOO_LARGE', `this write needs ${job.write.params.length} values, more than one ${db.dialect} statement carries (${compiler.maxParams}); send fewer rows at once`);
+  }
+  if (check && resource.primaryKey.length === 0 && job.action !== 'delete') throw forbidden(`${resource.name} has no primary key, so the role's write check cannot be verified`);
+  const rows = await write(engine, caller, job);
+  // Committed: cached reads of the tables it may have changed are stale from now on, here at once
+  // and on every instance once Redis has passed it on (awaited before the client hears back).
+  await engine.cache?.versions.written(writeTags(engine.snapshot(), resource, job.action === 'create' && job.before ? 'update' : job.action));
+  return rows;
+}
+
+async function write(engine: Engine, caller: Caller, job: GuardedWrite): Promise<Row[]> {
+  const { compiler, db } = engine;
   const claims = caller.principal.claims;
   const audit = engine.config.auth.audit.enabled;
   const { resource, check } = job;
   const keyCount = resource.primaryKey.length;
-  if (job.write.params.length > compiler.maxParams) {
-    throw new SluiceError('SLUICE_BATCH_TOO_LARGE', `this write needs ${job.write.params.length} values, more than one ${db.dialect} statement carries (${compiler.maxParams}); send fewer rows at once`);
-  }
-  if (check && keyCount === 0 && job.action !== 'delete') throw forbidden(`${resource.name} has no primary key, so the role's write check cannot be verified`);
   try {
     if (!audit && !check && !job.first && job.expectRows === undefined) {
       return await db.write(job.write.text, fillSlots(job.write, claims, compiler));

@@ -4,10 +4,12 @@
  * from a database cursor.
  */
 import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Engine } from '../engine.ts';
 import type { Row } from '../db/database.ts';
-import type { Resource } from '../schema/model.ts';
+import type { Resource, Snapshot } from '../schema/model.ts';
 import type { Caller } from './caller.ts';
 import { fillSlots } from '../auth/principal.ts';
 import { SluiceError } from '../errors/registry.ts';
@@ -21,6 +23,9 @@ import { ESTIMATE_CAP, type ReadStatement } from '../sql/statement.ts';
 import type { ReadMode, ReadPlan } from '../plan/nodes.ts';
 import { MAX_CACHED_QUERY, StatementCache } from '../plan/statement-cache.ts';
 import { negotiate, type Format } from './negotiate.ts';
+import { readTags } from '../cache/tags.ts';
+import { cacheControl, respond } from './respond.ts';
+import { chooseEncoding, compressor, VARY } from './representation.ts';
 
 const STREAM_BATCH = 1000;
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -144,7 +149,40 @@ function compileRead(engine: Engine, caller: Caller, resource: Resource, query: 
   return { ...compiled, params: null };
 }
 
-export async function readList(engine: Engine, caller: Caller, resource: Resource, request: FastifyRequest, reply: FastifyReply): Promise<string | NodeJS.ReadableStream> {
+/**
+ * The cache key of a read: the caller's role (its columns and row filters), the values its
+ * policy slots took from the caller's claims, and the request with its parameters in a fixed
+ * order (their order means nothing; a name's repeated values keep theirs).
+ */
+function cacheKey(caller: Caller, resource: Resource, mode: ReadMode, query: string, id: string, statement: ReadStatement, params: readonly unknown[]): string {
+  const parts = query === '' ? [] : query.split('&').filter(Boolean);
+  if (parts.length > 1) parts.sort((a, b) => (nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0));
+  const claims = statement.slots ? statement.slots.map((s) => String(params[s.index])).join('\u0001') : '';
+  return `${schemaStamp(caller.view.full)}\0${caller.view.role}\0${claims}\0${resource.name}\0${mode}\0${id}\0${parts.join('&')}`;
+}
+
+const stamps = new WeakMap<Snapshot, string>();
+
+/**
+ * What identifies a schema across instances and restarts: a hash of its resources, columns and
+ * relations (the load time would differ between two instances reading the same schema).
+ */
+function schemaStamp(snapshot: Snapshot): string {
+  let stamp = stamps.get(snapshot);
+  if (stamp === undefined) {
+    const shape = [...snapshot.resources.values()].map((r) => [r.name, r.kind, r.columns.map((c) => `${c.name}:${c.type.kind}:${c.nullable}`), r.primaryKey, [...r.relations.keys()]]);
+    stamp = createHash('sha1').update(JSON.stringify(shape)).digest('base64url').slice(0, 12);
+    stamps.set(snapshot, stamp);
+  }
+  return stamp;
+}
+
+const nameOf = (part: string) => {
+  const eq = part.indexOf('=');
+  return eq < 0 ? part : part.slice(0, eq);
+};
+
+export async function readList(engine: Engine, caller: Caller, resource: Resource, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const { db, compiler } = engine;
   const { path, query } = splitUrl(request.raw.url ?? '');
   const format = negotiate(request.headers, true);
@@ -158,36 +196,59 @@ export async function readList(engine: Engine, caller: Caller, resource: Resourc
     // Headers are out by now: an error can only cut the response short, so say why in the log.
     body.once('error', (err) => request.log.warn({ reqId: request.id, err, url: request.url }, 'stream ended early'));
     reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
-    return body;
+    reply.header('vary', VARY).header('cache-control', cacheControl(engine, caller, resource)).header('x-cache', 'BYPASS');
+    const encoding = engine.config.server.compression.enabled ? chooseEncoding(request.headers) : null;
+    if (!encoding) return body;
+    reply.header('content-encoding', encoding);
+    return pipeline(body, compressor(encoding), () => undefined);
   }
 
-  const rows = await db.query(statement.text, params);
-  let total: number | null = null;
-  if (statement.withTotal) {
-    total = Number(rows[0]?.[1 + statement.keyCount] ?? 0);
-    const explain = plan.count === 'estimated' && total > ESTIMATE_CAP ? compiler.explainCount(plan) : null;
-    if (explain) {
-      const plans = JSON.parse(String((await db.query(explain.text, fillSlots(explain, claims, compiler)))[0]![0])) as Array<{ Plan: { 'Plan Rows': number } }>;
-      total = Math.max(ESTIMATE_CAP + 1, Math.round(plans[0]!.Plan['Plan Rows']));
-    }
-  }
-  const page = listPage(rows, statement, plan, total);
-  const link = nextLink(path, query, page);
-  if (link) reply.header('link', link);
-  reply.header('content-type', JSON_TYPE);
-  return page.body;
+  const { tags, view } = readTags(plan);
+  return respond(engine, caller, resource, request, reply, {
+    key: cacheKey(caller, resource, 'list', query, '', statement, params), tags, view,
+    run: async () => {
+      const rows = await db.query(statement.text, params);
+      let total: number | null = null;
+      if (statement.withTotal) {
+        total = Number(rows[0]?.[1 + statement.keyCount] ?? 0);
+        const explain = plan.count === 'estimated' && total > ESTIMATE_CAP ? compiler.explainCount(plan) : null;
+        if (explain) {
+          const plans = JSON.parse(String((await db.query(explain.text, fillSlots(explain, claims, compiler)))[0]![0])) as Array<{ Plan: { 'Plan Rows': number } }>;
+          total = Math.max(ESTIMATE_CAP + 1, Math.round(plans[0]!.Plan['Plan Rows']));
+        }
+      }
+      const page = listPage(rows, statement, plan, total);
+      return { body: page.body, contentType: JSON_TYPE, link: nextLink(path, query, page) };
+    },
+  });
 }
 
-export async function readOne(engine: Engine, caller: Caller, resource: Resource, rawId: string, request: FastifyRequest, reply: FastifyReply): Promise<string> {
-  const key = parseKey(resource, rawId);
-  negotiate(request.headers, false);
+/**
+ * The statement of a single-row GET for this caller, with the key bound: the row as the caller
+ * may see it. If-Match compares a write's precondition against the same representation.
+ */
+export function oneRow(engine: Engine, caller: Caller, resource: Resource, key: readonly unknown[], query = ''): { plan: ReadPlan; statement: ReadStatement; params: unknown[] } {
   const { compiler } = engine;
-  const { statement } = compileRead(engine, caller, resource, splitUrl(request.raw.url ?? '').query, 'json', key);
+  const { plan, statement } = compileRead(engine, caller, resource, query, 'json', key);
   // One copy of the parameters for this request: the key's values come first, then the claims.
   const params = [...statement.params];
   key.forEach((value, i) => (params[i] = compiler.bind(value, resource.columnsByName.get(resource.primaryKey[i]!)!.type)));
-  const rows = await engine.db.query(statement.text, fillSlots(statement, caller.principal.claims, compiler, params));
-  if (rows.length === 0) throw new SluiceError('SLUICE_NOT_FOUND', `${resource.name} has no row with key ${rawId}`);
-  reply.header('content-type', JSON_TYPE);
-  return oneBody(rows[0]![0] as string);
+  return { plan, statement, params };
+}
+
+export function readOne(engine: Engine, caller: Caller, resource: Resource, rawId: string, request: FastifyRequest, reply: FastifyReply): unknown {
+  const key = parseKey(resource, rawId);
+  negotiate(request.headers, false);
+  const query = splitUrl(request.raw.url ?? '').query;
+  const { plan, statement, params } = oneRow(engine, caller, resource, key, query);
+  fillSlots(statement, caller.principal.claims, engine.compiler, params);
+  const { tags, view } = readTags(plan);
+  return respond(engine, caller, resource, request, reply, {
+    key: cacheKey(caller, resource, 'one', query, rawId, statement, params), tags, view,
+    run: async () => {
+      const rows = await engine.db.query(statement.text, params);
+      if (rows.length === 0) throw new SluiceError('SLUICE_NOT_FOUND', `${resource.name} has no row with key ${rawId}`);
+      return { body: oneBody(rows[0]![0] as string), contentType: JSON_TYPE, link: null };
+    },
+  });
 }

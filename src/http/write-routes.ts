@@ -23,7 +23,10 @@ import { validateBody } from '../plan/row-validator.ts';
 import { keyFilter, planDelete, planInsert, planReplace, planUpdate, type DeletePlan, type UpdatePlan } from '../plan/mutate-plan.ts';
 import { manyBody, oneBody } from '../response/envelope.ts';
 import { negotiate } from './negotiate.ts';
-import { splitUrl } from './read-routes.ts';
+import { oneRow, splitUrl } from './read-routes.ts';
+import { etagOf } from '../cache/response-cache.ts';
+import { preconditionHolds } from './representation.ts';
+import type { GuardedWrite } from './guarded-write.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 type Capability = 'insertable' | 'updatable' | 'deletable';
@@ -177,6 +180,25 @@ function ast(request: FastifyRequest): QueryAst {
   return parseQuery(splitUrl(request.raw.url ?? '').query);
 }
 
+/**
+ * If-Match on a single-row write (RFC 9110 §13.1.1): in the write's transaction, the row is
+ * locked, then read as the caller's GET without parameters shows it; unless it still has the tag
+ * the client sent, nothing is written (412). A missing row fails the precondition too.
+ */
+function ifMatch(engine: Engine, caller: Caller, view: Resource, resource: Resource, key: readonly unknown[], request: FastifyRequest): GuardedWrite['first'] {
+  const header = request.headers['if-match'];
+  if (header === undefined) return undefined;
+  return async (_tx, run) => {
+    await run(engine.compiler.rowImages(resource, keyFilter(resource, key), { lock: true }));
+    const { statement, params } = oneRow(engine, caller, view, key);
+    const rows = await run({ ...statement, params });
+    const etag = rows.length ? etagOf(oneBody(String(rows[0]![0]))) : null;
+    if (!preconditionHolds(header, etag)) {
+      throw new SluiceError('SLUICE_PRECONDITION_FAILED', etag === null ? `${view.name} has no such row (If-Match)` : `the row changed since the ETag in If-Match; nothing was changed`);
+    }
+  };
+}
+
 export async function updateOne(engine: Engine, caller: Caller, view: Resource, rawId: string, request: FastifyRequest, reply: FastifyReply): Promise<string> {
   assertAllowed(caller, view, ['update'], 'PATCH');
   const resource = fullOf(caller, view);
@@ -188,10 +210,12 @@ export async function updateOne(engine: Engine, caller: Caller, view: Resource, 
   const r = rule(caller, view, 'update');
   const { rows } = ruledBody(engine, caller, resource, request.body, 'update', r);
   const filter = and(keyFilter(resource, key), r.filter)!;
+  const precondition = ifMatch(engine, caller, view, resource, key, request);
   const out = await guardedWrite(engine, caller, {
     resource, action: 'update', requestId: request.id, check: r.check,
     write: engine.compiler.update(planUpdate({ resource, row: rows[0]!, filter, returning: returning(view, query) })),
     before: engine.compiler.rowImages(resource, filter, { lock: true }),
+    ...(precondition ? { first: precondition } : {}),
   });
   if (out.length === 0) throw new SluiceError('SLUICE_NOT_FOUND', `${resource.name} has no row with key ${rawId}`);
   reply.header('content-type', JSON_TYPE);
@@ -215,15 +239,19 @@ export async function replaceOne(engine: Engine, caller: Caller, view: Resource,
   const statement = engine.compiler.insert(plan);
   const keyed = keyFilter(resource, key);
   let created = false;
+  const precondition = ifMatch(engine, caller, view, resource, key, request);
+  // Where the statement cannot tell an insert from an update, ask first (same transaction).
+  const exists: GuardedWrite['first'] = engine.compiler.reportsInserted ? undefined : async (_tx, run) => {
+    created = (await run(engine.compiler.exists(resource, keyed))).length === 0;
+  };
+  const first: GuardedWrite['first'] = precondition && exists ? async (tx, run) => {
+    await precondition(tx, run);
+    await exists(tx, run);
+  } : precondition ?? exists;
   const out = await guardedWrite(engine, caller, {
     resource, action: 'replace', write: statement, requestId: request.id, check: bothChecks(createRule, updateRule),
     before: engine.compiler.rowImages(resource, keyed, { lock: true }),
-    // Where the statement cannot tell an insert from an update, ask first (same transaction).
-    ...(engine.compiler.reportsInserted ? {} : {
-      first: async (_tx, run) => {
-        created = (await run(engine.compiler.exists(resource, keyed))).length === 0;
-      },
-    }),
+    ...(first ? { first } : {}),
   });
   if (out.length === 0) throw new SluiceError('SLUICE_NOT_FOUND', `${resource.name} has no row with key ${rawId} that role '${caller.principal.role}' may replace`);
   if (engine.compiler.reportsInserted) created = isTrue(out[0]![1 + resource.primaryKey.length]);
@@ -241,10 +269,12 @@ export async function deleteOne(engine: Engine, caller: Caller, view: Resource, 
   const key = parseKey(view, rawId);
   only(ast(request), new Set());
   const filter = and(keyFilter(resource, key), rule(caller, view, 'delete').filter)!;
+  const precondition = ifMatch(engine, caller, view, resource, key, request);
   const out = await guardedWrite(engine, caller, {
     resource, action: 'delete', requestId: request.id,
     write: engine.compiler.delete(planDelete({ resource, filter, returning: [] })),
     before: engine.compiler.rowImages(resource, filter, { lock: true }),
+    ...(precondition ? { first: precondition } : {}),
   });
   if (out.length === 0) throw new SluiceError('SLUICE_NOT_FOUND', `${resource.name} has no row with key ${rawId}`);
   reply.code(204);
