@@ -334,10 +334,10 @@ out.push([
 ].join('\n'), '');
 out.push('Knobs: DURATION, ROUNDS, CONNECTIONS, PEERS, WORKLOADS (passed to peers.sh), DATABASE_URL, SHARED_DIR (folder that holds bench/peers.sh), PEERS_DIR, KEYSET_DURATION, KEYSET_ROUNDS, SLUICE_PORT, QUIET_WAIT, QUIET_BUSY. MB here = 10^6 bytes (/proc reports KiB). Traffic stays on 127.0.0.1 and every load run is bounded in time.', '');
 
-// Sections written by other scripts (bench/auth.sh: <!-- auth:start --> … <!-- auth:end -->) are
-// carried over from the file being replaced, unchanged, at its end.
+// Sections written by other scripts (bench/auth.sh: <!-- auth:start --> … <!-- auth:end -->,
+// bench/cache.sh: <!-- cache:… -->) are carried over from the file being replaced, unchanged, at its end.
 const previous = existsSync(target) ? readFileSync(target, 'utf8') : '';
-for (const [start, end] of [['<!-- auth:start -->', '<!-- auth:end -->']]) {
+for (const [start, end] of [['<!-- auth:start -->', '<!-- auth:end -->'], ['<!-- cache:start -->', '<!-- cache:end -->']]) {
   const i = previous.indexOf(start), j = previous.indexOf(end, i + start.length);
   if (i >= 0 && j > i) out.push(previous.slice(i, j + end.length), '');
 }

@@ -17,9 +17,8 @@ import { Auth } from './auth/auth.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { JwtVerifier, checkJwtConfig } from './auth/jwt.ts';
 import { ensureSystemTables } from './auth/system-tables.ts';
-import { RedisStore } from './cache/redis-store.ts';
-import { TagVersions } from './cache/versions.ts';
-import { ResponseCache } from './cache/response-cache.ts';
+import type { ResponseCache } from './cache/response-cache.ts';
+import type { RedisStore } from './cache/redis-store.ts';
 import { mapDatabaseError } from './db/errors.ts';
 import { SluiceError } from './errors/registry.ts';
 
@@ -79,9 +78,12 @@ export async function createSluice(options: SluiceOptions): Promise<Sluice> {
     redisLogged = Date.now();
     log.app?.log.warn({ err: { message: err.message } }, 'redis unavailable: the cache runs on this instance alone until it is back');
   };
-  const redis = config.redis.url && config.cache.enabled ? new RedisStore({ url: config.redis.url, prefix: config.redis.prefix, onError: redisError }) : null;
+  // Loaded only when used: the Redis client and the LRU are memory a server without them does not need.
+  let redis: RedisStore | null = null;
   let cache: ResponseCache | null = null;
   if (config.cache.enabled) {
+    const [{ RedisStore }, { TagVersions }, { ResponseCache }] = await Promise.all([import('./cache/redis-store.ts'), import('./cache/versions.ts'), import('./cache/response-cache.ts')]);
+    redis = config.redis.url ? new RedisStore({ url: config.redis.url, prefix: config.redis.prefix, onError: redisError }) : null;
     const versions = new TagVersions({ redis, resync: config.cache.resync, onError: redisError });
     await versions.start();
     cache = new ResponseCache({ maxBytes: config.cache.maxBytes, versions, redis, unavailable, onError: redisError });

@@ -14,6 +14,7 @@
  *    served instead of the error (stale-if-error). Both say `STALE`.
  */
 import { createHash } from 'node:crypto';
+import { etagOf } from './etag.ts';
 import type { RedisStore } from './redis-store.ts';
 import { MemoryStore } from './store.ts';
 import type { TagVersions } from './versions.ts';
@@ -67,14 +68,6 @@ export interface ResponseCacheOptions {
   readonly now?: () => number;
 }
 
-/**
- * A strong entity tag for a body.
- * @example etagOf(Buffer.from('{"data":[]}')) // '"…27 base64url characters…"'
- */
-export function etagOf(body: Buffer | string): string {
-  return `"${createHash('sha1').update(body).digest('base64url')}"`;
-}
-
 /** @example const served = cache.serve(key, tags, policy, () => run()) */
 export class ResponseCache {
   private readonly l1: MemoryStore<Entry>;
@@ -107,6 +100,13 @@ export class ResponseCache {
     return this.refresh(key, tags, policy, compute, entry);
   }
 
+  /** The entry for `key` when it is in this process and fresh (a hit with no work at all), else undefined. */
+  peek(key: string): Entry | undefined {
+    const entry = this.l1.peek(key);
+    if (!entry || !this.versions.fresh(entry.tags, entry.local) || this.now() - entry.storedAt >= entry.policy.ttl) return undefined;
+    return entry;
+  }
+
   /** Drops every first-level entry (tests; schema reloads). */
   clear(): void {
     this.l1.clear();
@@ -132,6 +132,7 @@ export class ResponseCache {
       try {
         const [found, counters] = await this.fromShared(redis, key, tags, local);
         shared = counters;
+        this.versions.observe(tags, counters);
         if (found) {
           this.l1.put(key, found, this.keepFor(found.policy));
           return { entry: found, state: 'HIT' };

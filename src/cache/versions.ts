@@ -147,7 +147,8 @@ export class TagVersions {
           const counter = counters[i]!;
           const before = this.seen.get(t);
           this.seen.set(t, counter);
-          if (before !== undefined && before !== counter) moved.push(t);
+          // A tag first read now may have moved unseen since entries were made for it: assume so.
+          if (before === undefined ? this.local.has(t) && counter > 0 : before !== counter) moved.push(t);
         });
         this.bumpLocal(moved);
         if (moved.length) this.options.onRemote?.(moved);
@@ -158,6 +159,13 @@ export class TagVersions {
       }
     })();
     return this.syncing;
+  }
+
+  /** Records Redis counters read with an entry (the baseline the next resync compares with). */
+  observe(tags: readonly string[], counters: readonly number[]): void {
+    tags.forEach((t, i) => {
+      if (!this.seen.has(t)) this.seen.set(t, counters[i]!);
+    });
   }
 
   /** Makes `tags` known, so that the next resync watches their counters. */

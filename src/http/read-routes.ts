@@ -203,9 +203,9 @@ export async function readList(engine: Engine, caller: Caller, resource: Resourc
     return pipeline(body, compressor(encoding), () => undefined);
   }
 
-  const { tags, view } = readTags(plan);
   return respond(engine, caller, resource, request, reply, {
-    key: cacheKey(caller, resource, 'list', query, '', statement, params), tags, view,
+    key: () => cacheKey(caller, resource, 'list', query, '', statement, params),
+    tags: () => readTags(plan),
     run: async () => {
       const rows = await db.query(statement.text, params);
       let total: number | null = null;
@@ -242,9 +242,9 @@ export function readOne(engine: Engine, caller: Caller, resource: Resource, rawI
   const query = splitUrl(request.raw.url ?? '').query;
   const { plan, statement, params } = oneRow(engine, caller, resource, key, query);
   fillSlots(statement, caller.principal.claims, engine.compiler, params);
-  const { tags, view } = readTags(plan);
   return respond(engine, caller, resource, request, reply, {
-    key: cacheKey(caller, resource, 'one', query, rawId, statement, params), tags, view,
+    key: () => cacheKey(caller, resource, 'one', query, rawId, statement, params),
+    tags: () => readTags(plan),
     run: async () => {
       const rows = await engine.db.query(statement.text, params);
       if (rows.length === 0) throw new SluiceError('SLUICE_NOT_FOUND', `${resource.name} has no row with key ${rawId}`);

@@ -25,6 +25,7 @@ function withCaller(engine: Engine, request: FastifyRequest<{ Params: Params }>,
   return handler(caller, resource);
 }
 import { readList, readOne, splitUrl } from './read-routes.ts';
+import { quickHit } from './respond.ts';
 import { bulk, create, deleteOne, methodNotAllowed, replaceOne, updateOne } from './write-routes.ts';
 
 interface Params {
@@ -56,9 +57,20 @@ function rawId(request: FastifyRequest): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
+type Route = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => unknown;
+
+/** With the response cache on, a GET that is a fresh hit is answered before `route` runs. */
+function atTheDoor(engine: Engine, route: Route): Route {
+  if (!engine.cache) return route;
+  return (request, reply) => {
+    const hit = request.method === 'GET' ? quickHit(engine, request, reply) : undefined;
+    return hit !== undefined ? hit : route(request, reply);
+  };
+}
+
 export function resourceRoutes(app: FastifyInstance, engine: Engine): void {
   const base = engine.config.server.basePath;
-  app.all<{ Params: Params }>(`${base}/:resource`, (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => withCaller(engine, request, (caller, resource) => {
+  app.all<{ Params: Params }>(`${base}/:resource`, atTheDoor(engine, (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => withCaller(engine, request, (caller, resource) => {
     switch (request.method) {
       case 'GET': case 'HEAD':
         assertAllowed(caller, resource, ['read'], request.method);
@@ -68,8 +80,8 @@ export function resourceRoutes(app: FastifyInstance, engine: Engine): void {
       case 'DELETE': return bulk(engine, caller, resource, request, reply, 'delete');
       default: throw methodNotAllowed(resource, request.method, false);
     }
-  }));
-  app.all<{ Params: Params }>(`${base}/:resource/:id`, (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => withCaller(engine, request, (caller, resource) => {
+  })));
+  app.all<{ Params: Params }>(`${base}/:resource/:id`, atTheDoor(engine, (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => withCaller(engine, request, (caller, resource) => {
     const id = rawId(request);
     switch (request.method) {
       case 'GET': case 'HEAD':
@@ -80,5 +92,5 @@ export function resourceRoutes(app: FastifyInstance, engine: Engine): void {
       case 'DELETE': return deleteOne(engine, caller, resource, id, request, reply);
       default: throw methodNotAllowed(resource, request.method, true);
     }
-  }));
+  })));
 }

@@ -7,17 +7,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Engine } from '../engine.ts';
 import type { Resource } from '../schema/model.ts';
 import type { Caller } from './caller.ts';
-import { etagOf, type CachePolicy, type CacheState, type Entry, type Fill, type Served } from '../cache/response-cache.ts';
+import type { CachePolicy, CacheState, Entry, Fill, Served } from '../cache/response-cache.ts';
+import type { ReadTags } from '../cache/tags.ts';
+import { etagOf } from '../cache/etag.ts';
 import { chooseEncoding, codedEtag, compress, notModified, VARY } from './representation.ts';
 
 export type XCache = CacheState | 'BYPASS';
 
 /** A read ready to run: what identifies it for the cache, and how to get its body. */
 export interface Read {
-  readonly key: string;
-  readonly tags: readonly string[];
-  /** The read touches a view (cached only when configured for the resource). */
-  readonly view: boolean;
+  /** Computed only when the response cache is on. */
+  readonly key: () => string;
+  readonly tags: () => ReadTags;
   readonly run: () => Promise<Fill>;
 }
 
@@ -28,21 +29,67 @@ export function cacheControl(engine: Engine, caller: Caller, resource: Resource)
 }
 
 /** The cache policy of a read, or null when it is not cached. */
-function policyOf(engine: Engine, resource: Resource, read: Read): CachePolicy | null {
+function policyOf(engine: Engine, resource: Resource, tags: ReadTags): CachePolicy | null {
   const { cache } = engine.config;
-  if (!engine.cache || !cache.enabled) return null;
   const own = cache.resources[resource.name];
   if (own && !own.enabled) return null;
-  if (read.view && !own) return null;
+  if (tags.view && !own) return null;
   return { ttl: own?.ttl ?? cache.ttl, staleWhileRevalidate: cache.staleWhileRevalidate, staleIfError: cache.staleIfError };
+}
+
+/**
+ * The front door of cache hits: per principal (the same object for every request with the same
+ * credentials), the raw request — URL and Accept — leads to the cache key the full path computed
+ * for it, so a repeated request finds its entry without parsing, planning or key building.
+ * Filled by `respond`; forgotten with the principal, or when the schema is reloaded.
+ */
+interface Front {
+  readonly key: string;
+  readonly cacheControl: string;
+  readonly snapshot: object;
+}
+const fronts = new WeakMap<object, Map<string, Front>>();
+const MAX_FRONTS = 10_000;
+const frontKey = (request: FastifyRequest) => `${request.raw.url}\0${request.headers.accept ?? ''}`;
+
+/** A cache hit answered at the door, or undefined to take the full path. */
+export function quickHit(engine: Engine, request: FastifyRequest, reply: FastifyReply): unknown {
+  let principal: object;
+  try {
+    const found = engine.auth.principal(request.headers);
+    if (found instanceof Promise) {
+      found.catch(() => undefined); // the full path asks again and answers with the refusal
+      return undefined;
+    }
+    principal = found;
+  } catch {
+    return undefined; // the full path answers with the same refusal
+  }
+  const front = fronts.get(principal)?.get(frontKey(request));
+  if (!front || front.snapshot !== engine.snapshot()) return undefined;
+  const entry = engine.cache!.peek(front.key);
+  if (!entry) return undefined;
+  reply.header('vary', VARY).header('cache-control', front.cacheControl);
+  return send(engine, request, reply, entry, entry.etag, 'HIT', entry);
+}
+
+function remember(engine: Engine, caller: Caller, request: FastifyRequest, key: string, control: string): void {
+  let byRequest = fronts.get(caller.principal);
+  if (!byRequest) fronts.set(caller.principal, (byRequest = new Map()));
+  if (byRequest.size >= MAX_FRONTS) byRequest.clear();
+  byRequest.set(frontKey(request), { key, cacheControl: control, snapshot: engine.snapshot() });
 }
 
 /** Sends a JSON read through the cache (or around it), with validators and coding. */
 export function respond(engine: Engine, caller: Caller, resource: Resource, request: FastifyRequest, reply: FastifyReply, read: Read): unknown {
-  reply.header('vary', VARY).header('cache-control', cacheControl(engine, caller, resource));
-  const policy = policyOf(engine, resource, read);
+  const control = cacheControl(engine, caller, resource);
+  reply.header('vary', VARY).header('cache-control', control);
+  const tags = engine.cache ? read.tags() : null;
+  const policy = tags && policyOf(engine, resource, tags);
   if (!policy) return read.run().then((fill) => send(engine, request, reply, fill, etagOf(fill.body), 'BYPASS', null));
-  const served = engine.cache!.serve(read.key, read.tags, policy, read.run);
+  const key = read.key();
+  remember(engine, caller, request, key, control);
+  const served = engine.cache!.serve(key, tags.tags, policy, read.run);
   return served instanceof Promise ? served.then((s) => sendServed(engine, request, reply, s)) : sendServed(engine, request, reply, served);
 }
 

@@ -24,7 +24,7 @@ import { keyFilter, planDelete, planInsert, planReplace, planUpdate, type Delete
 import { manyBody, oneBody } from '../response/envelope.ts';
 import { negotiate } from './negotiate.ts';
 import { oneRow, splitUrl } from './read-routes.ts';
-import { etagOf } from '../cache/response-cache.ts';
+import { etagOf } from '../cache/etag.ts';
 import { preconditionHolds } from './representation.ts';
 import type { GuardedWrite } from './guarded-write.ts';
 

@@ -223,6 +223,19 @@ describe.each(await dialects())('response cache and row policies (%s)', (dialect
     expect(a2.headers['cache-control']).toBe('private, no-cache');
   });
 
+  it('a key revoked after its requests were cached is refused, not served from the cache', async () => {
+    const headers = await shop.keyFor('customer', shop.a.id);
+    const url = `${API}/orders?sort=id&limit=2`;
+    await shop.s.get(url, headers);
+    expect((await shop.s.get(url, headers)).headers['x-cache']).toBe('HIT');
+    const keys = (await shop.s.get('/admin/keys', shop.admin)).json() as { data: Array<{ id: string; prefix: string }> };
+    const id = keys.data.find((k) => headers['x-api-key']!.startsWith(k.prefix))!.id;
+    expect((await shop.s.request('DELETE', `/admin/keys/${id}`, undefined, shop.admin)).statusCode).toBeLessThan(300);
+    const refused = await shop.s.get(url, headers);
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['x-cache']).toBeUndefined();
+  });
+
   it('a single row of B is a 404 for A even after B cached it', async () => {
     const url = `${API}/orders/${shop.b.orders[0]}`;
     expect((await shop.s.get(url, shop.b.jwt)).statusCode).toBe(200);
