@@ -38,6 +38,8 @@ export class RedisStore implements KvStore<Buffer> {
       maxRetriesPerRequest: queue ? null : 0,
       commandTimeout: queue ? undefined : this.options.commandTimeout ?? 250,
       connectTimeout: 2000,
+      // Commands issued in the same tick (concurrent misses) go out in one write.
+      enableAutoPipelining: !queue,
       // Reconnect quickly at first, then every 2 s at most, forever.
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
     };

@@ -30,14 +30,13 @@ export interface CachePolicy {
 
 /** What a miss produces: the body the client gets and the headers that go with it. */
 export interface Fill {
-  /** A string where the response is sent uncached (no copy); entries hold bytes. */
-  readonly body: Buffer | string;
+  /** JSON text: sent as a string, Node writes it with the headers in one go. */
+  readonly body: string;
   readonly contentType: string;
   readonly link: string | null;
 }
 
 export interface Entry extends Fill {
-  readonly body: Buffer;
   /** Strong validator: a hash of the body. */
   readonly etag: string;
   readonly tags: readonly string[];
@@ -48,7 +47,7 @@ export interface Entry extends Fill {
   readonly storedAt: number;
   readonly policy: CachePolicy;
   /** Compressed bodies, made on first demand and kept (cache hits compress nothing). */
-  readonly encoded: Map<string, Promise<Buffer>>;
+  encoded?: Map<string, Promise<Buffer>>;
 }
 
 export type CacheState = 'HIT' | 'MISS' | 'STALE';
@@ -149,8 +148,7 @@ export class ResponseCache {
       if (old && this.options.unavailable(err) && this.now() - old.storedAt < old.policy.ttl + old.policy.staleIfError) return { entry: old, state: 'STALE' };
       throw err;
     }
-    const body = typeof fill.body === 'string' ? Buffer.from(fill.body) : fill.body;
-    const entry: Entry = { ...fill, body, etag: etagOf(body), tags, local, shared, storedAt: this.now(), policy, encoded: new Map() };
+    const entry: Entry = { ...fill, etag: etagOf(fill.body), tags, local, shared, storedAt: this.now(), policy };
     this.l1.put(key, entry, this.keepFor(policy));
     if (redis && shared) {
       redis.set(sharedKey(key), encode(entry), policy.ttl).catch((err: Error) => this.options.onError?.(err));
@@ -208,7 +206,7 @@ export function encode(entry: Entry): Buffer {
   const json = Buffer.from(JSON.stringify(header));
   const size = Buffer.alloc(4);
   size.writeUInt32BE(json.length);
-  return Buffer.concat([size, json, entry.body]);
+  return Buffer.concat([size, json, Buffer.from(entry.body)]);
 }
 
 /** The entry `encode` wrote, with `local` as its local versions; null when the bytes are not one. */
@@ -216,7 +214,7 @@ export function decode(raw: Buffer, local: readonly number[]): Entry | null {
   try {
     const size = raw.readUInt32BE(0);
     const header = JSON.parse(raw.subarray(4, 4 + size).toString()) as Header;
-    return { ...header, body: raw.subarray(4 + size), local, encoded: new Map() };
+    return { ...header, body: raw.subarray(4 + size).toString(), local };
   } catch {
     return null;
   }

@@ -19,7 +19,7 @@ export interface KvStore<V = Buffer> {
   close(): Promise<void>;
 }
 
-export interface MemoryStoreOptions<V> {
+export interface MemoryStoreOptions<V extends object> {
   /** Upper bound of the stored values' sizes together. */
   readonly maxBytes: number;
   /** Size of a value in bytes (Buffers: their length). */
@@ -30,28 +30,28 @@ export interface MemoryStoreOptions<V> {
 const OVERHEAD = 64;
 
 /** @example const store = new MemoryStore<Buffer>({ maxBytes: 64 << 20 }) */
-export class MemoryStore<V = Buffer> implements KvStore<V> {
+export class MemoryStore<V extends object = Buffer> implements KvStore<V> {
   readonly kind = 'memory' as const;
-  private readonly lru: LRUCache<string, { value: V }>;
+  private readonly lru: LRUCache<string, V & object>;
   private readonly numbers = new Map<string, number>();
 
   constructor(options: MemoryStoreOptions<V>) {
     const sizeOf = options.sizeOf ?? ((v: V) => (v as unknown as Buffer).length);
-    this.lru = new LRUCache<string, { value: V }>({
+    this.lru = new LRUCache<string, V & object>({
       maxSize: Math.max(1, options.maxBytes),
-      sizeCalculation: (box, key) => Math.max(1, sizeOf(box.value) + key.length + OVERHEAD),
+      sizeCalculation: (value, key) => Math.max(1, sizeOf(value) + key.length + OVERHEAD),
       ttlAutopurge: false,
     });
   }
 
   /** The value, synchronously (the response cache's hit path). */
   peek(key: string): V | undefined {
-    return this.lru.get(key)?.value;
+    return this.lru.get(key);
   }
 
   /** Stores synchronously; a value larger than the whole store is not kept. */
   put(key: string, value: V, ttl: number): void {
-    this.lru.set(key, { value }, { ttl: Math.max(1, Math.ceil(ttl)) });
+    this.lru.set(key, value as V & object, { ttl: Math.max(1, Math.ceil(ttl)) });
   }
 
   async get(key: string): Promise<V | undefined> {

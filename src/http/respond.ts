@@ -4,6 +4,7 @@
  * Cached entries keep their compressed bodies, so a hit compresses nothing.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type { Engine } from '../engine.ts';
 import type { Resource } from '../schema/model.ts';
 import type { Caller } from './caller.ts';
@@ -28,29 +29,41 @@ export function cacheControl(engine: Engine, caller: Caller, resource: Resource)
   return engine.config.cache.resources[resource.name]?.cacheControl ?? 'no-cache';
 }
 
-/** The cache policy of a read, or null when it is not cached. */
+const policies = new WeakMap<object, Map<string, CachePolicy>>();
+
+/** The cache policy of a read, or null when it is not cached (one object per resource, shared by its entries). */
 function policyOf(engine: Engine, resource: Resource, tags: ReadTags): CachePolicy | null {
   const { cache } = engine.config;
   const own = cache.resources[resource.name];
   if (own && !own.enabled) return null;
   if (tags.view && !own) return null;
-  return { ttl: own?.ttl ?? cache.ttl, staleWhileRevalidate: cache.staleWhileRevalidate, staleIfError: cache.staleIfError };
+  let byName = policies.get(cache);
+  if (!byName) policies.set(cache, (byName = new Map()));
+  let policy = byName.get(resource.name);
+  if (policy === undefined) byName.set(resource.name, (policy = { ttl: own?.ttl ?? cache.ttl, staleWhileRevalidate: cache.staleWhileRevalidate, staleIfError: cache.staleIfError }));
+  return policy;
 }
 
 /**
  * The front door of cache hits: per principal (the same object for every request with the same
  * credentials), the raw request — URL and Accept — leads to the cache key the full path computed
  * for it, so a repeated request finds its entry without parsing, planning or key building.
- * Filled by `respond`; forgotten with the principal, or when the schema is reloaded.
+ * Filled by `respond`; an LRU, so that a stream of one-off URLs cannot push the hot ones out;
+ * entries of an older schema snapshot are ignored.
  */
 interface Front {
   readonly key: string;
   readonly cacheControl: string;
   readonly snapshot: object;
 }
-const fronts = new WeakMap<object, Map<string, Front>>();
-const MAX_FRONTS = 10_000;
-const frontKey = (request: FastifyRequest) => `${request.raw.url}\0${request.headers.accept ?? ''}`;
+let fronts: LRUCache<string, Front> | undefined; // made on first use: only servers with a cache need it
+const principalIds = new WeakMap<object, number>();
+let nextPrincipal = 0;
+const frontKey = (principal: object, request: FastifyRequest) => {
+  let id = principalIds.get(principal);
+  if (id === undefined) principalIds.set(principal, (id = nextPrincipal++));
+  return `${id}\0${request.raw.url}\0${request.headers.accept ?? ''}`;
+};
 
 /** A cache hit answered at the door, or undefined to take the full path. */
 export function quickHit(engine: Engine, request: FastifyRequest, reply: FastifyReply): unknown {
@@ -65,7 +78,7 @@ export function quickHit(engine: Engine, request: FastifyRequest, reply: Fastify
   } catch {
     return undefined; // the full path answers with the same refusal
   }
-  const front = fronts.get(principal)?.get(frontKey(request));
+  const front = fronts?.get(frontKey(principal, request));
   if (!front || front.snapshot !== engine.snapshot()) return undefined;
   const entry = engine.cache!.peek(front.key);
   if (!entry) return undefined;
@@ -74,10 +87,8 @@ export function quickHit(engine: Engine, request: FastifyRequest, reply: Fastify
 }
 
 function remember(engine: Engine, caller: Caller, request: FastifyRequest, key: string, control: string): void {
-  let byRequest = fronts.get(caller.principal);
-  if (!byRequest) fronts.set(caller.principal, (byRequest = new Map()));
-  if (byRequest.size >= MAX_FRONTS) byRequest.clear();
-  byRequest.set(frontKey(request), { key, cacheControl: control, snapshot: engine.snapshot() });
+  fronts ??= new LRUCache<string, Front>({ max: 50_000 });
+  fronts.set(frontKey(caller.principal, request), { key, cacheControl: control, snapshot: engine.snapshot() });
 }
 
 /** Sends a JSON read through the cache (or around it), with validators and coding. */
@@ -106,13 +117,14 @@ function send(engine: Engine, request: FastifyRequest, reply: FastifyReply, fill
   if (notModified(request.headers, tag)) return reply.code(304).send();
   reply.header('content-type', fill.contentType);
   if (!encoding) return fill.body;
-  let coded = entry?.encoded.get(encoding);
+  let coded = entry?.encoded?.get(encoding);
   if (!coded) {
     coded = compress(fill.body, encoding);
     // Kept with the entry: the next hit sends these bytes as they are.
     if (entry) {
-      entry.encoded.set(encoding, coded);
-      coded.catch(() => entry.encoded.delete(encoding));
+      const kept = (entry.encoded ??= new Map());
+      kept.set(encoding, coded);
+      coded.catch(() => kept.delete(encoding));
     }
   }
   return coded.then((bytes) => {
