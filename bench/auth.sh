@@ -91,18 +91,8 @@ npm run build >"$out/build.log" 2>&1 || { tail -20 "$out/build.log" >&2; exit 1;
 psq() { psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -tAc "$1"; }
 psq "select to_regclass('public.orders') is not null and to_regclass('public.customers') is not null" 2>/dev/null | grep -q t \
   || { echo "bench:auth: $DATABASE_URL has no shop tables; load them first (npm run bench, or ../shared/bench/peers.sh with PEERS=\" \" WORKLOADS=\" \")" >&2; exit 1; }
-commit=$(git rev-parse --short HEAD)
-dirty=$(git status --porcelain -- . ':(exclude)docs/benchmarks.md' | awk '{print $2}' | tr '\n' ' ' | sed 's/ $//')
-kv date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-kv commit "$commit${dirty:+-dirty}"
-kv dirty_paths "$dirty"
-kv cpu "$(lscpu | awk -F: '/^Model name/{gsub(/^ +/,"",$2); print $2; exit}')"
-kv cores "$(nproc)"
-kv ram_kb "$(awk '/^MemTotal/{print $2}' /proc/meminfo)"
-kv kernel "$(uname -sr)"
-kv os "$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}")"
-kv node "$("$NODE" --version)"
-kv clk_tck "$(getconf CLK_TCK)"
+source "$repo/bench/meta.sh"
+record_machine
 kv wrk "$(wrk -v 2>&1 | head -1 | cut -c1-60 || true)"
 kv postgres "$(psq 'show server_version')"
 kv orders "$(psq 'select count(*) from orders')"

@@ -56,11 +56,8 @@ done
 
 log "results in ${out#"$repo"/}"
 npm run build >"$out/build.log" 2>&1 || { tail -20 "$out/build.log" >&2; exit 1; }
-kv date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-dirty=$(git status --porcelain -- . ':(exclude)docs/benchmarks.md' | awk '{print $2}' | tr '\n' ' ' | sed 's/ $//')
-kv commit "$(git rev-parse --short HEAD)${dirty:+-dirty}"
-kv cpu "$(lscpu | awk -F: '/^Model name/{gsub(/^ +/,"",$2); print $2; exit}')"
-kv cores "$(nproc)"; kv node "$("$NODE" --version)"
+source "$repo/bench/meta.sh"
+record_machine
 kv duration "$DURATION"; kv rounds "$ROUNDS"; kv connections "$CONNECTIONS"; kv warmup "$WARMUP"
 
 # The data set and the baseline's install (peers.sh does both when missing).

@@ -110,18 +110,8 @@ log "building (npm run build)"
 npm run build >"$out/build.log" 2>&1 || { tail -20 "$out/build.log" >&2; exit 1; }
 
 # --- machine and run metadata ------------------------------------------------------------------
-commit=$(git rev-parse --short HEAD)
-dirty=$(git status --porcelain -- . ':(exclude)docs/benchmarks.md' | awk '{print $2}' | tr '\n' ' ' | sed 's/ $//')
-kv date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-kv commit "$commit${dirty:+-dirty}"
-kv dirty_paths "$dirty"
-kv cpu "$(lscpu | awk -F: '/^Model name/{gsub(/^ +/,"",$2); print $2; exit}')"
-kv cores "$(nproc)"
-kv ram_kb "$(awk '/^MemTotal/{print $2}' /proc/meminfo)"
-kv kernel "$(uname -sr)"
-kv os "$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}")"
-kv node "$("$NODE" --version)"
-kv clk_tck "$(getconf CLK_TCK)"
+source "$repo/bench/meta.sh"
+record_machine
 kv shared "$shared"
 kv peers_requested "$PEERS"
 kv duration "$DURATION"; kv rounds "$ROUNDS"; kv connections "$CONNECTIONS"
