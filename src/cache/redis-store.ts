@@ -94,8 +94,7 @@ export class RedisStore implements KvStore<Buffer> {
 
   async counters(keys: readonly string[]): Promise<number[]> {
     if (keys.length === 0) return [];
-    const values = await this.client.mget(...keys);
-    return values.map((v) => (v === null ? 0 : Number(v)));
+    return (await this.client.mget(...keys)).map(counterOf);
   }
 
   async close(): Promise<void> {
@@ -103,6 +102,9 @@ export class RedisStore implements KvStore<Buffer> {
     await this.client.quit().catch(() => this.client.disconnect());
   }
 }
+
+/** A counter as MGET returns it: 0 when the key is missing. */
+export const counterOf = (value: string | null): number => (value === null ? 0 : Number(value));
 
 /** The URL without its password, for messages. */
 export function redact(url: string): string {

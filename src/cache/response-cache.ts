@@ -1,6 +1,6 @@
 /**
  * The response cache: bodies of GET responses, keyed by the request as the caller's policy sees it
- * (http/cached-read.ts builds the key), tagged with every table the statement read.
+ * (http/read-routes.ts builds the key), tagged with every table the statement read.
  *
  *  - First level: this process's LRU (bounded by bytes), holding entries as objects, so a hit is a
  *    map lookup and a comparison of tag versions, with no promise and no decoding.
@@ -15,9 +15,9 @@
  */
 import { createHash } from 'node:crypto';
 import { etagOf } from './etag.ts';
-import type { RedisStore } from './redis-store.ts';
+import { counterOf, type RedisStore } from './redis-store.ts';
 import { MemoryStore } from './store.ts';
-import type { TagVersions } from './versions.ts';
+import { counterKey, type TagVersions } from './versions.ts';
 
 export interface CachePolicy {
   /** Milliseconds an entry is fresh. */
@@ -106,11 +106,6 @@ export class ResponseCache {
     return entry;
   }
 
-  /** Drops every first-level entry (tests; schema reloads). */
-  clear(): void {
-    this.l1.clear();
-  }
-
   private refresh(key: string, tags: readonly string[], policy: CachePolicy, compute: () => Promise<Fill>, old: Entry | undefined): Promise<Served> {
     let pending = this.inflight.get(key);
     if (!pending) {
@@ -160,11 +155,11 @@ export class ResponseCache {
   private async fromShared(redis: RedisStore, key: string, tags: readonly string[], local: readonly number[]): Promise<[Entry | null, number[]]> {
     const pipeline = redis.client.pipeline();
     pipeline.getBuffer(sharedKey(key));
-    if (tags.length) pipeline.mget(...tags.map((t) => `v:${t}`));
+    if (tags.length) pipeline.mget(...tags.map(counterKey));
     const results = (await pipeline.exec()) ?? [];
     for (const [err] of results) if (err) throw err;
     const raw = results[0]?.[1] as Buffer | null;
-    const counters = tags.length ? (results[1]![1] as Array<string | null>).map((v) => (v === null ? 0 : Number(v))) : [];
+    const counters = tags.length ? (results[1]![1] as Array<string | null>).map(counterOf) : [];
     if (!raw) return [null, counters];
     const entry = decode(raw, local);
     if (!entry || !sameTags(entry.tags, tags) || !sameNumbers(entry.shared, counters) || this.now() - entry.storedAt >= entry.policy.ttl) return [null, counters];

@@ -17,6 +17,9 @@ import type { RedisStore } from './redis-store.ts';
 
 const CHANNEL = 'invalidate';
 
+/** The Redis key of a tag's version counter (read by the response cache with its shared entries). */
+export const counterKey = (tag: string): string => `v:${tag}`;
+
 export interface TagVersionsOptions {
   readonly redis?: RedisStore | null;
   /** Milliseconds between two reads of the Redis counters (a lost message is caught by then). */
@@ -55,7 +58,7 @@ export class TagVersions {
     if (!this.redis) return;
     const sub = this.redis.subscriber();
     this.sub = sub;
-    const channel = `${this.redis.prefix}${CHANNEL}`;
+    const channel = this.channel();
     sub.on('message', (_channel: string, text: string) => this.receive(text));
     // After a reconnect, messages sent meanwhile are lost: compare the counters.
     sub.on('ready', () => void this.resync());
@@ -64,6 +67,11 @@ export class TagVersions {
     await this.resync();
     this.timer = setInterval(() => void this.resync(), this.options.resync ?? 1000);
     this.timer.unref();
+  }
+
+  /** The pub/sub channel: channels take no key prefix in ioredis, so the prefix is part of the name. */
+  private channel(): string {
+    return `${this.redis!.prefix}${CHANNEL}`;
   }
 
   /** The local versions of `tags`, in order (0 for a tag never written). */
@@ -100,7 +108,7 @@ export class TagVersions {
     this.unsent.clear();
     try {
       const pipeline = this.redis.client.pipeline();
-      for (const t of tags) pipeline.incr(`v:${t}`);
+      for (const t of tags) pipeline.incr(counterKey(t));
       const results = (await pipeline.exec()) ?? [];
       const counters: Record<string, number> = {};
       tags.forEach((t, i) => {
@@ -109,8 +117,7 @@ export class TagVersions {
         counters[t] = Number(value);
         this.seen.set(t, Number(value));
       });
-      // Channels take no key prefix in ioredis: the prefix is part of the name.
-      await this.redis.client.publish(`${this.redis.prefix}${CHANNEL}`, JSON.stringify({ origin: this.origin, counters } satisfies Message));
+      await this.redis.client.publish(this.channel(), JSON.stringify({ origin: this.origin, counters } satisfies Message));
     } catch (err) {
       for (const t of tags) this.unsent.add(t);
       this.options.onError?.(err as Error);
@@ -141,7 +148,7 @@ export class TagVersions {
     this.syncing ??= (async () => {
       const tags = [...new Set([...this.seen.keys(), ...this.local.keys(), ...extra])];
       try {
-        const counters = await this.redis!.counters(tags.map((t) => `v:${t}`));
+        const counters = await this.redis!.counters(tags.map(counterKey));
         const moved: string[] = [];
         tags.forEach((t, i) => {
           const counter = counters[i]!;
