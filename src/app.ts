@@ -86,7 +86,7 @@ export async function createSluice(options: SluiceOptions): Promise<Sluice> {
     redis = config.redis.url ? new RedisStore({ url: config.redis.url, prefix: config.redis.prefix, onError: redisError }) : null;
     const versions = new TagVersions({ redis, resync: config.cache.resync, onError: redisError });
     await versions.start();
-    cache = new ResponseCache({ maxBytes: config.cache.maxBytes, versions, redis, unavailable, onError: redisError });
+    cache = new ResponseCache({ maxBytes: config.cache.maxBytes, minUses: config.cache.minUses, versions, redis, unavailable, onError: redisError });
   }
   const engine: Engine = { config, db, compiler: compilerFor(db, config), snapshot: () => snapshot, auth, cache };
   const app = buildServer({ engine, logger: options.logger });

@@ -65,12 +65,20 @@ export interface ResponseCacheOptions {
   readonly unavailable: (err: unknown) => boolean;
   readonly onError?: (err: Error) => void;
   readonly now?: () => number;
+  /** `cache.minUses`: sightings of a request before its response is stored (default 1). */
+  readonly minUses?: number;
 }
+
+/** Requests remembered per generation of the admission counts (two generations are kept). */
+const SEEN_GENERATION = 20_000;
 
 /** @example const served = cache.serve(key, tags, policy, () => run()) */
 export class ResponseCache {
   private readonly l1: MemoryStore<Entry>;
   private readonly inflight = new Map<string, Promise<Served>>();
+  /** Sightings of requests not admitted yet; the older generation is dropped whole, so memory stays bounded. */
+  private seen = new Map<string, number>();
+  private older = new Map<string, number>();
   private readonly options: ResponseCacheOptions;
   private readonly now: () => number;
   readonly versions: TagVersions;
@@ -97,6 +105,28 @@ export class ResponseCache {
       }
     }
     return this.refresh(key, tags, policy, compute, entry);
+  }
+
+  /**
+   * Whether a response for `key` may be stored: always with `minUses` 1; else once the request
+   * has been seen `minUses` times (or is stored already). A request not admitted goes to the
+   * database without the cache's bookkeeping — no entry, no eviction, no Redis round trip.
+   */
+  admits(key: string): boolean {
+    const min = this.options.minUses ?? 1;
+    if (min <= 1 || this.l1.peek(key) !== undefined) return true;
+    const count = (this.seen.get(key) ?? this.older.get(key) ?? 0) + 1;
+    if (count >= min) {
+      this.seen.delete(key);
+      this.older.delete(key);
+      return true;
+    }
+    if (this.seen.size >= SEEN_GENERATION) {
+      this.older = this.seen;
+      this.seen = new Map();
+    }
+    this.seen.set(key, count);
+    return false;
   }
 
   /** The entry for `key` when it is in this process and fresh (a hit with no work at all), else undefined. */

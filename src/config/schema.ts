@@ -67,6 +67,12 @@ const cacheSchema = z.strictObject({
   staleIfError: duration('5m'),
   /** How often the Redis tag counters are read back (a lost invalidation message is caught by then). */
   resync: duration('1s'),
+  /**
+   * How many times a request must be seen before its response is stored (nginx's
+   * `proxy_cache_min_uses`): 2 keeps one-off URLs — a crawler, the long tail of ids — from
+   * costing entry building, eviction of hot entries and Redis writes. 1: every response is stored.
+   */
+  minUses: int(1, 1, 100),
   resources: z.record(z.string(), z.strictObject({
     enabled: bool(true),
     ttl: parsed(parseDuration, 'expected a duration such as 500ms, 2s, 15m or 1h', undefined as number | undefined),

@@ -99,6 +99,7 @@ export function respond(engine: Engine, caller: Caller, resource: Resource, requ
   const policy = tags && policyOf(engine, resource, tags);
   if (!policy) return read.run().then((fill) => send(engine, request, reply, fill, etagOf(fill.body), 'BYPASS', null));
   const key = read.key();
+  if (!engine.cache!.admits(key)) return read.run().then((fill) => send(engine, request, reply, fill, etagOf(fill.body), 'MISS', null));
   remember(engine, caller, request, key, control);
   const served = engine.cache!.serve(key, tags.tags, policy, read.run);
   return served instanceof Promise ? served.then((s) => sendServed(engine, request, reply, s)) : sendServed(engine, request, reply, served);

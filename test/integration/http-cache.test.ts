@@ -197,6 +197,46 @@ describe.each(await dialects())('response cache (%s)', (dialect) => {
   });
 });
 
+describe.each(await dialects())('response cache admission, cache.minUses (%s)', (dialect) => {
+  const s = useShop(dialect, { each: true, flags: { 'cache.enabled': true, 'cache.minUses': 2 } });
+
+  it('a request is stored the second time it is seen: MISS (not stored), MISS (stored), HIT with no SQL', async () => {
+    const url = `${API}/orders?status=paid&limit=4&sort=-id`;
+    s().statements.length = 0;
+    const first = await s().get(url);
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['x-cache']).toBe('MISS');
+    expect(first.headers.etag).toBe(sha1Tag(first.body));
+    const second = await s().get(url);
+    expect(second.headers['x-cache']).toBe('MISS');
+    expect(s().statements).toHaveLength(2);
+    const third = await s().get(url);
+    expect(third.headers['x-cache']).toBe('HIT');
+    expect(third.body).toBe(first.body);
+    expect(s().statements).toHaveLength(2);
+    // A one-off request in between does not disturb the admitted one.
+    expect((await s().get(`${API}/orders/3`)).headers['x-cache']).toBe('MISS');
+    expect((await s().get(url)).headers['x-cache']).toBe('HIT');
+  });
+
+  it('a write still invalidates an admitted entry; the request is then stored again at once', async () => {
+    const url = `${API}/orders/6`;
+    await s().get(url);
+    await s().get(url);
+    expect((await s().get(url)).headers['x-cache']).toBe('HIT');
+    expect((await s().request('PATCH', url, { status: 'cancelled' })).statusCode).toBe(200);
+    const fresh = await s().get(url);
+    expect(fresh.headers['x-cache']).toBe('MISS');
+    expect(fresh.json().data.status).toBe('cancelled');
+    expect((await s().get(url)).headers['x-cache']).toBe('HIT');
+  });
+
+  it('cache.minUses outside 1..100 stops start-up naming the key', async () => {
+    const { loadConfig } = await import('../../src/config/load.ts');
+    await expect(loadConfig({ flags: { 'cache.minUses': 0 }, env: {}, cwd: '/' })).rejects.toThrow(/cache\.minUses/);
+  });
+});
+
 describe.each(await dialects())('response cache and row policies (%s)', (dialect) => {
   let shop: SecureShop;
   beforeAll(async () => {
