@@ -24,6 +24,7 @@ const RAW_TYPES = { getTypeParser: () => (value: string) => value } as unknown a
 /** Distinct statements prepared per connection before new shapes run unnamed. */
 const MAX_PREPARED = 256;
 const MAX_SEEN = 1024;
+const rowsOf = (result: pg.QueryResult<unknown[]>): Row[] => result.rows;
 
 export class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
@@ -67,11 +68,12 @@ export class PostgresDatabase implements Database {
     return fresh;
   }
 
-  private async run(client: pg.Pool | pg.PoolClient, sql: string, params: readonly unknown[]): Promise<Row[]> {
+  /** No async frame and no spread: this runs once per request. */
+  private run(client: pg.Pool | pg.PoolClient, sql: string, params: readonly unknown[]): Promise<Row[]> {
     this.options.onStatement?.(sql, params);
     const name = this.name(sql);
-    const result = await client.query<unknown[]>({ text: sql, values: params as unknown[], rowMode: 'array', ...(name ? { name } : {}) });
-    return result.rows;
+    const values = params as unknown[];
+    return client.query<unknown[]>(name ? { name, text: sql, values, rowMode: 'array' } : { text: sql, values, rowMode: 'array' }).then(rowsOf);
   }
 
   query(sql: string, params: readonly unknown[]): Promise<Row[]> {

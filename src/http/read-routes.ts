@@ -245,10 +245,9 @@ export function readOne(engine: Engine, caller: Caller, resource: Resource, rawI
   return respond(engine, caller, resource, request, reply, {
     key: () => cacheKey(caller, resource, 'one', query, rawId, statement, params),
     tags: () => readTags(plan),
-    run: async () => {
-      const rows = await engine.db.query(statement.text, params);
+    run: () => engine.db.query(statement.text, params).then((rows) => {
       if (rows.length === 0) throw new SluiceError('SLUICE_NOT_FOUND', `${resource.name} has no row with key ${rawId}`);
       return { body: oneBody(rows[0]![0] as string), contentType: JSON_TYPE, link: null };
-    },
+    }),
   });
 }
