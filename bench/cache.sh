@@ -5,12 +5,14 @@
 #   - a cache hit (the pk and list URLs repeated) ≥ 0.7 × the `hello` ceiling of peers.sh (the
 #     hand-written Fastify baseline answering {"hello":"world"});
 #   - a hot-key mix (90 % of requests on 1 % of the ids, the rest uniform over all ids) ≥ 3 × the
-#     throughput of uncached pk (random ids over all orders, the peers.sh pk workload);
+#     throughput of uncached pk (random ids over all orders, the peers.sh pk workload), measured
+#     with the default admission (every response stored, Sluice A) and with `cache.minUses: 2`
+#     (Sluice C: the long tail of one-off ids is not stored), both reported;
 #   - p99 latency of a cache hit ≤ 5 ms at CONNECTIONS (32) connections.
 #
 # Processes: the baseline of ../shared/bench (installed by peers.sh), Sluice A with the response
 # cache on and Redis (`cache: { ttl: 10m }`, `redis.url`, as a scaled-out deployment runs it) and
-# Sluice B with no cache; both as bench/run.sh starts Sluice (node flags, pool 16, anonymous full
+# Sluice B with no cache, Sluice C as A with `cache.minUses: 2`; all as bench/run.sh starts Sluice (node flags, pool 16, anonymous full
 # access). Each gets the same warm-up (WARMUP s on its cheapest route: /hello, /health/live); A's
 # hot-key mix is run once unmeasured first, so the hot keys are in the cache (a cold cache is a
 # different figure: every first request is a miss).
@@ -35,7 +37,7 @@ REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 export PEERS_DIR=${PEERS_DIR:-/tmp/sluice-peers}
 QUIET_WAIT=${QUIET_WAIT:-300} QUIET_BUSY=${QUIET_BUSY:-20}
 NODE=node_modules/.bin/node
-PORT_BASE=3100 PORT_A=3400 PORT_B=3401
+PORT_BASE=3100 PORT_A=3400 PORT_B=3401 PORT_C=3402
 shared=${SHARED_DIR:-$repo/../shared}
 [ -f "$shared/bench/peers.sh" ] || { echo "bench:cache: cannot find $shared/bench/peers.sh; set SHARED_DIR" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "bench:cache: wrk missing (apt-get install -y wrk)" >&2; exit 1; }
@@ -50,7 +52,7 @@ kv() { printf '%s=%s\n' "$1" "$2" >> "$out/meta.env"; }
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-for port in $PORT_BASE $PORT_A $PORT_B; do
+for port in $PORT_BASE $PORT_A $PORT_B $PORT_C; do
   if ss -ltnH "sport = :$port" | grep -q .; then echo "bench:cache: port $port is in use; stop that server first" >&2; exit 1; fi
 done
 
@@ -72,14 +74,16 @@ pids+=($!)
 prefix="sluice-bench-$stamp:"
 printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\ncache: { ttl: 10m, maxBytes: 64mb }\nredis: { url: "%s", prefix: "%s" }\n' "$REDIS_URL" "$prefix" > "$out/config-a.yaml"
 printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\n' > "$out/config-b.yaml"
+printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\ncache: { ttl: 10m, maxBytes: 64mb, minUses: 2 }\nredis: { url: "%s", prefix: "%sc:" }\n' "$REDIS_URL" "$prefix" > "$out/config-c.yaml"
 start_sluice() { # PORT CONFIG LOG
   env SLUICE_DATABASE_POOL_MAX=16 "$NODE" --max-semi-space-size=8 dist/cli/main.js serve --db "$DATABASE_URL" --port "$1" --config "$2" >"$3" 2>&1 &
   pids+=($!)
 }
 start_sluice $PORT_A "$out/config-a.yaml" "$out/sluice-a.log"
 start_sluice $PORT_B "$out/config-b.yaml" "$out/sluice-b.log"
+start_sluice $PORT_C "$out/config-c.yaml" "$out/sluice-c.log"
 kv sluice_cmd "env SLUICE_DATABASE_POOL_MAX=16 $NODE --max-semi-space-size=8 dist/cli/main.js serve --db $DATABASE_URL --port <port> --config <config>"
-for url in "http://127.0.0.1:$PORT_BASE/hello" "http://127.0.0.1:$PORT_A/health/live" "http://127.0.0.1:$PORT_B/health/live"; do
+for url in "http://127.0.0.1:$PORT_BASE/hello" "http://127.0.0.1:$PORT_A/health/live" "http://127.0.0.1:$PORT_B/health/live" "http://127.0.0.1:$PORT_C/health/live"; do
   for _ in $(seq 1 120); do curl -sf -o /dev/null "$url" && break; sleep 0.5; done
   curl -sf -o /dev/null "$url" || { log "$url did not come up"; tail "$out"/*.log >&2; exit 1; }
 done
@@ -108,10 +112,11 @@ declare -A CASE=(
   [hit-pk]="$A/orders/1"
   [hit-list]="$A/orders?status=paid&limit=25&sort=id"
   [hot-mix]="$A/orders/%d"
+  [hot-mix-admit]="http://127.0.0.1:$PORT_C/api/v1/orders/%d"
   [uncached-pk]="http://127.0.0.1:$PORT_B/api/v1/orders/%d"
 )
-declare -A SCRIPT=([hot-mix]="$out/hot.lua" [uncached-pk]="$out/random.lua")
-order="baseline-hello hit-pk hit-list hot-mix uncached-pk"
+declare -A SCRIPT=([hot-mix]="$out/hot.lua" [hot-mix-admit]="$out/hot.lua" [uncached-pk]="$out/random.lua")
+order="baseline-hello hit-pk hit-list hot-mix hot-mix-admit uncached-pk"
 
 # --- correctness: what the measured runs will get --------------------------------------------------
 check() { # NAME URL EXPECT_JQ
@@ -126,12 +131,15 @@ check hit-list "$A/orders?status=paid&limit=25&sort=id" '(.data | length) == 25 
 # --- warm-up (not recorded) ----------------------------------------------------------------------
 source "$repo/bench/quiet.sh"
 wait_quiet cache
-log "warm-up: $WARMUP s each on /hello (baseline) and /health/live (Sluice A, B); then the hot-key mix on A"
+log "warm-up: $WARMUP s each on /hello (baseline) and /health/live (Sluice A, B, C); then the hot-key mix on A and C"
 wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$PORT_BASE/hello" >/dev/null 2>&1
 wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$PORT_A/health/live" >/dev/null 2>&1
 wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$PORT_B/health/live" >/dev/null 2>&1
+wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$PORT_C/health/live" >/dev/null 2>&1
 wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$out/hot.lua" "$A/orders/%d" > "$out/warmup-hot-mix.txt" 2>&1
+wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$out/hot.lua" "http://127.0.0.1:$PORT_C/api/v1/orders/%d" > "$out/warmup-hot-mix-admit.txt" 2>&1
 kv warmup_hot_mix "$(awk '/Requests\/sec/{print $2}' "$out/warmup-hot-mix.txt") req/s"
+kv warmup_hot_mix_admit "$(awk '/Requests\/sec/{print $2}' "$out/warmup-hot-mix-admit.txt") req/s"
 
 # --- measured rounds -------------------------------------------------------------------------------
 for r in $(seq 1 "$ROUNDS"); do
