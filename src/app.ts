@@ -19,8 +19,11 @@ import { JwtVerifier, checkJwtConfig } from './auth/jwt.ts';
 import { ensureSystemTables } from './auth/system-tables.ts';
 import type { ResponseCache } from './cache/response-cache.ts';
 import type { RedisStore } from './cache/redis-store.ts';
+import type { RateLimiter } from './ratelimit/limiter.ts';
 import { mapDatabaseError } from './db/errors.ts';
+import { rateLimitFallback, rateLimitRejected } from './metrics/signals.ts';
 import { SluiceError } from './errors/registry.ts';
+import { opsFor, type Ops } from './ops/setup.ts';
 
 /** Errors after which a cached read may be served stale (stale-if-error). */
 const UNAVAILABLE = new Set(['SLUICE_DATABASE_UNAVAILABLE', 'SLUICE_POOL_TIMEOUT', 'SLUICE_STATEMENT_TIMEOUT']);
@@ -41,6 +44,10 @@ export interface Sluice {
   readonly engine: Engine;
   readonly db: Database;
   snapshot(): Snapshot;
+  /** Metrics, traces, load shedding and the drain state of this instance (src/ops/setup.ts). */
+  readonly ops: Ops;
+  /** Starts draining: /health/ready fails and responses close their connections. */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -52,10 +59,11 @@ export function compilerFor(db: Database, config: Config): SqlCompiler {
 export async function createSluice(options: SluiceOptions): Promise<Sluice> {
   const { config } = options;
   const log: { app?: FastifyInstance } = {};
-  const db = openDatabase(config.database, {
+  const ops = await opsFor(config);
+  const db = ops.database(openDatabase(config.database, {
     onStatement: options.onStatement,
     onError: (err) => log.app?.log.warn({ err }, 'database connection error'),
-  });
+  }));
   let snapshot: Snapshot;
   let auth: Auth;
   try {
@@ -69,6 +77,7 @@ export async function createSluice(options: SluiceOptions): Promise<Sluice> {
     auth.policies(snapshot);
   } catch (err) {
     await db.close().catch(() => undefined);
+    await ops.close();
     throw err;
   }
   // Redis errors are logged at most once per 10 s: a Redis that is down must not flood the log.
@@ -88,18 +97,33 @@ export async function createSluice(options: SluiceOptions): Promise<Sluice> {
     await versions.start();
     cache = new ResponseCache({ maxBytes: config.cache.maxBytes, minUses: config.cache.minUses, versions, redis, unavailable, onError: redisError });
   }
-  const engine: Engine = { config, db, compiler: compilerFor(db, config), snapshot: () => snapshot, auth, cache };
-  const app = buildServer({ engine, logger: options.logger });
+  // Loaded only when limits are configured: a server without them runs no limit code at all.
+  let rateLimiter: RateLimiter | null = null;
+  if (config.rateLimits?.length) {
+    const { createRateLimiter } = await import('./ratelimit/create.ts');
+    rateLimiter = await createRateLimiter(config, {
+      log: { warn: (o, m) => log.app?.log.warn(o, m), info: (o, m) => log.app?.log.info(o, m) },
+      onReject: rateLimitRejected,
+      onFallback: rateLimitFallback,
+    });
+  }
+  const engine: Engine = { config, db, compiler: compilerFor(db, config), snapshot: () => snapshot, auth, cache, rateLimiter };
+  const app = buildServer({ engine, logger: options.logger, lifecycle: ops.lifecycle, observers: ops.observers });
   log.app = app;
+  ops.lifecycle.watch(app.server);
   return {
     app, engine, db,
     snapshot: () => snapshot,
+    ops,
+    drain: () => ops.lifecycle.drain(),
     async close() {
       await app.close();
       await auth.keys?.close();
       await cache?.versions.close();
       await redis?.close();
+      await rateLimiter?.close();
       await db.close();
+      await ops.close();
     },
   };
 }

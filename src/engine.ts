@@ -8,6 +8,7 @@ import type { Snapshot } from './schema/model.ts';
 import type { SqlCompiler } from './sql/compiler.ts';
 import type { Auth } from './auth/auth.ts';
 import type { ResponseCache } from './cache/response-cache.ts';
+import type { RateLimiter } from './ratelimit/limiter.ts';
 
 export interface Engine {
   readonly config: Config;
@@ -18,4 +19,6 @@ export interface Engine {
   readonly auth: Auth;
   /** The response cache; null when `cache.enabled` is off. */
   readonly cache: ResponseCache | null;
+  /** Rate limits (SPEC §7); null when `rateLimits` is absent or empty. */
+  readonly rateLimiter?: RateLimiter | null;
 }

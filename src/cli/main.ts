@@ -29,6 +29,7 @@ const common = (cmd: Command) => cmd
 common(program.command('serve').description('serve the REST API (with no database: the seeded SQLite demo)'))
   .option('-p, --port <port>', 'port to listen on (default 8080)')
   .option('-H, --host <host>', 'address to listen on (default 127.0.0.1)')
+  .option('-w, --workers <n>', "worker processes sharing the port: a number, or 'auto' for one per core (default 1)")
   .action(serveCommand);
 
 common(program.command('openapi').description('print the OpenAPI 3.1 document of the database'))

@@ -11,6 +11,7 @@ export interface CommonFlags {
   schemas?: string;
   port?: string;
   host?: string;
+  workers?: string;
 }
 
 export const DEMO_FILE = 'sluice-demo.db';
@@ -18,7 +19,7 @@ export const DEMO_FILE = 'sluice-demo.db';
 export async function configFromFlags(flags: CommonFlags): Promise<{ config: Config; demo: boolean; created: boolean }> {
   const { config } = await loadConfig({
     file: flags.config,
-    flags: { 'database.url': flags.db, 'database.schemas': flags.schemas, 'server.port': flags.port, 'server.host': flags.host },
+    flags: { 'database.url': flags.db, 'database.schemas': flags.schemas, 'server.port': flags.port, 'server.host': flags.host, 'server.workers': flags.workers },
   });
   if (config.database.url !== '') return { config, demo: false, created: false };
   const path = resolve(DEMO_FILE);

@@ -13,8 +13,13 @@ const LEAVES = [
   'server.cors.origins', 'server.cors.credentials', 'server.securityHeaders', 'server.hsts',
   'server.compression.enabled', 'server.compression.threshold',
   'log.level',
+  // Operations (docs/operations.md): workers, shutdown, load shedding, metrics, request logs.
+  'server.workers', 'server.drainDelay', 'server.shutdownTimeout', 'server.timing', 'server.loadShedding.maxEventLoopDelay',
+  'server.loadShedding.retryAfter', 'metrics.enabled', 'metrics.port', 'metrics.host', 'log.requests',
   'auth.anonRole', 'auth.adminRole', 'auth.apiKeys.enabled', 'auth.apiKeys.cacheTtl', 'auth.audit.enabled',
   'auth.jwt.secret', 'auth.jwt.jwksUrl', 'auth.jwt.issuer', 'auth.jwt.audience', 'auth.jwt.algorithms', 'auth.jwt.roleClaim',
+  // Rate limits: the instance count differs per deployment, so it may come from the environment.
+  'rateLimitFallback.instances', 'rateLimitFallback.probeInterval',
 ] as const;
 
 const ALIASES: Record<string, string> = { SLUICE_PORT: 'server.port', SLUICE_HOST: 'server.host' };

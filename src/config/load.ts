@@ -42,14 +42,16 @@ export async function loadConfig(options: LoadOptions = {}): Promise<{ config: C
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const path = issue.path.join('.');
+    // List items as users write them: rateLimits[1].window.
+    const shown = issue.path.reduce<string>((out, k) => (typeof k === 'number' ? `${out}[${k}]` : out ? `${out}.${String(k)}` : String(k)), '');
     if (issue.code === 'unrecognized_keys') {
       const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));
       const from = sources.get(keys[0]!) ?? [...sources].find(([p]) => p.startsWith(`${keys[0]}.`))?.[1];
-      throw new ConfigError(`invalid configuration: unknown key ${keys.map((k) => `'${k}'`).join(', ')}${from ? ` (from ${from})` : ''}: expected one of the keys of the README's configuration reference`);
+      throw new ConfigError(`invalid configuration: unknown key ${issue.keys.map((k) => `'${shown ? `${shown}.${k}` : k}'`).join(', ')}${from ? ` (from ${from})` : ''}: expected one of the keys of the README's configuration reference`);
     }
     const value = getPath(merged, path);
     const source = sources.get(path);
-    throw new ConfigError(`invalid configuration: ${path} = ${JSON.stringify(value) ?? 'undefined'}${source ? ` (from ${source})` : ''}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${shown} = ${JSON.stringify(value) ?? 'undefined'}${source ? ` (from ${source})` : ''}: ${issue.message}`);
   }
   return { config: result.data, file };
 }
@@ -73,7 +75,7 @@ async function readConfigFile(file: string): Promise<Record<string, unknown>> {
 }
 
 function flagName(path: string): string {
-  return { 'database.url': 'db', 'server.port': 'port', 'server.host': 'host' }[path] ?? path;
+  return { 'database.url': 'db', 'server.port': 'port', 'server.host': 'host', 'server.workers': 'workers' }[path] ?? path;
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown, source: string, sources: Map<string, string>): void {

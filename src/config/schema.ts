@@ -32,6 +32,13 @@ const list = (fallback: string[]) => parsed((v) => {
   return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
 }, 'expected a list of strings (or a comma-separated string)', fallback);
 
+/** `auto` (one per available core) or a count of worker processes. */
+function workerCount(v: unknown): number | 'auto' | undefined {
+  if (v === 'auto') return 'auto';
+  const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 1024 ? n : undefined;
+}
+
 const databaseUrl = z.string({ error: 'expected a database URL (postgres://…, sqlite:path)' }).refine(
   (u) => u === '' || /^(postgres|postgresql):\/\//.test(u) || /^sqlite:/.test(u) || /\.(db|sqlite|sqlite3)$/.test(u),
   { error: 'expected postgres://…, postgresql://… or sqlite:path' },
@@ -81,6 +88,35 @@ const cacheSchema = z.strictObject({
   })).prefault({}),
 });
 
+// Rate limits (SPEC §7), see docs/rate-limits.md: a sliding log per caller, at most `limit`
+// requests admitted in any `window`-long interval.
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const required = <T>(schema: z.ZodType<T | undefined, unknown>, expected: string) => schema.refine((v) => v !== undefined, { error: expected }).transform((v) => v as T);
+const rateLimitSchema = z.strictObject({
+  name: z.string({ error: 'expected a name' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected a name of 1 to 64 letters, digits, _ . or -' }),
+  key: z.enum(['ip', 'apiKey', 'user', 'role'], { error: 'expected ip, apiKey, user or role' }),
+  /** Upper bound: the log of a caller keeps one timestamp per admitted request of the window. */
+  limit: required(parsed((v) => {
+    const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+    return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 100_000 ? n : undefined;
+  }, 'expected an integer from 1 to 100000', undefined as number | undefined), 'expected an integer from 1 to 100000'),
+  window: required(parsed((v) => {
+    const ms = parseDuration(v);
+    return ms !== undefined && ms >= 1000 && ms <= 30 * 86_400_000 ? ms : undefined;
+  }, 'expected a duration from 1s to 30d such as 1s, 15m or 1h', undefined as number | undefined), 'expected a duration from 1s to 30d such as 1s, 15m or 1h'),
+  /** Only these methods count (GET covers HEAD); all when absent. */
+  methods: z.array(z.string().transform((m) => m.toUpperCase()).pipe(z.enum(HTTP_METHODS, { error: `expected methods among ${HTTP_METHODS.join(', ')}` })), { error: 'expected a list of methods' }).min(1).optional(),
+  /** Only these resources count; all when absent. */
+  resources: z.array(z.string().min(1), { error: 'expected a list of resource names' }).min(1).optional(),
+});
+const rateLimitsSchema = z.array(rateLimitSchema, { error: 'expected a list of limits such as { name: per-ip, key: ip, limit: 100, window: 15m }' }).superRefine((limits, ctx) => {
+  const seen = new Set<string>();
+  limits.forEach((l, i) => {
+    if (seen.has(l.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `expected a unique name: '${l.name}' is used twice`, input: l.name });
+    seen.add(l.name);
+  });
+});
+
 export const configSchema = z.strictObject({
   database: z.strictObject({
     url: databaseUrl.default(''),
@@ -120,6 +156,34 @@ export const configSchema = z.strictObject({
     hsts: bool(false),
     /** gzip and brotli, negotiated by Accept-Encoding, for bodies from `threshold` bytes (streams always). */
     compression: z.strictObject({ enabled: bool(true), threshold: size('1kb') }).prefault({}),
+    /** Processes serving the port (node:cluster): a number, or `auto` for one per available core. */
+    workers: parsed(workerCount, "expected a number of workers from 1 to 1024, or 'auto'", 1 as number | 'auto'),
+    /** After SIGTERM/SIGINT, readiness fails at once and requests are still served this long (load balancers notice). */
+    drainDelay: duration('5s'),
+    /** Then in-flight requests get this long to finish before their connections are cut. */
+    shutdownTimeout: duration('20s'),
+    /** `Server-Timing` on responses (parse, db, render, total); off by default, as in PostgREST (it costs every request a few microseconds). */
+    timing: bool(false),
+    /** 503 + Retry-After for new API requests while the event loop lags (health and metrics still answer). */
+    loadShedding: z.strictObject({
+      /**
+       * 0 (the default, as in @fastify/under-pressure) turns shedding off: a process that also
+       * runs synchronous SQLite queries or heavy start-up work lags without being overloaded.
+       * deploy/ turns it on at 200ms.
+       */
+      maxEventLoopDelay: duration('0ms'),
+      retryAfter: duration('2s'),
+      /** How often the lag is sampled. */
+      sampleInterval: duration('100ms'),
+    }).prefault({}),
+  }).prefault({}),
+  /** Prometheus metrics at `GET /metrics` (docs/operations.md lists them). */
+  metrics: z.strictObject({
+    enabled: bool(true),
+    /** A separate port for /metrics (then not served on the API port); 0: the API port. */
+    port: int(0, 0, 65535),
+    /** Address of the metrics port (default: server.host). */
+    host: z.string().min(1).optional(),
   }).prefault({}),
   limits: z.strictObject({
     defaultLimit: int(25, 0, 1_000_000),
@@ -133,6 +197,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'expected one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+    /** One line per request at info (request id, method, route, status, time, caller). */
+    requests: bool(true),
   }).prefault({}),
   auth: z.strictObject({
     /** The role of callers without credentials; unset: they get 401 (the demo sets `anon`). */
@@ -170,7 +236,16 @@ export const configSchema = z.strictObject({
     audit: z.strictObject({ enabled: bool(true) }).prefault({}),
   }).prefault({}),
   roles: z.record(z.string(), z.union([z.literal('*'), z.record(z.string(), resourceRules)], { error: "expected '*' or a map of resource names ('*' for any) to actions" })).optional(),
-  rateLimits: z.array(z.unknown()).optional(),
+  rateLimits: rateLimitsSchema.optional(),
+  /**
+   * The in-process rate limiter: alone without Redis, in place of Redis while it fails. Then each
+   * instance admits limit ÷ `instances` (at least 1), and Redis is probed every `probeInterval`.
+   */
+  rateLimitFallback: z.strictObject({
+    instances: int(1, 1, 10_000),
+    probeInterval: duration('1s'),
+    maxBytes: size('16mb'),
+  }).prefault({}),
   /**
    * The response cache (SPEC §5). Off unless the file has a `cache` section (`enabled: false`
    * keeps it off). ETags, 304s and If-Match work either way.

@@ -43,10 +43,12 @@ export const PROBLEMS = {
   SLUICE_NOT_NULL_VIOLATION: { status: 422, title: 'Missing value', slug: 'not-null-violation', help: 'A column that may not be null was left empty.' },
   SLUICE_CHECK_VIOLATION: { status: 422, title: 'Check constraint violated', slug: 'check-violation', help: 'A value breaks a CHECK constraint of the table.' },
   SLUICE_INVALID_ROW: { status: 422, title: 'Invalid row', slug: 'invalid-row', help: 'The database refused a value of the row (out of range, too long or of the wrong form).' },
+  SLUICE_RATE_LIMITED: { status: 429, title: 'Too many requests', slug: 'rate-limited', help: 'The caller sent more requests than a rate limit of this API admits (the detail names the limit). Retry after the seconds in `Retry-After`; the `RateLimit-Remaining` and `RateLimit-Reset` headers of every response show how close a caller is.' },
   SLUICE_HEADERS_TOO_LARGE: { status: 431, title: 'Headers too large', slug: 'headers-too-large', help: 'The request headers are larger than the server accepts.' },
   SLUICE_INTERNAL: { status: 500, title: 'Internal error', slug: 'internal', help: 'Something failed inside Sluice. The request id in the response finds it in the logs.' },
   SLUICE_DATABASE_UNAVAILABLE: { status: 503, title: 'Database unavailable', slug: 'database-unavailable', help: 'The database cannot be reached right now. Retry after the time in `Retry-After`.' },
   SLUICE_NOT_READY: { status: 503, title: 'Not ready', slug: 'not-ready', help: 'The instance is starting or draining.' },
+  SLUICE_OVERLOADED: { status: 503, title: 'Overloaded', slug: 'overloaded', help: 'The instance is shedding load: its event loop lags more than `server.loadShedding.maxEventLoopDelay`. Retry after the time in `Retry-After`; health checks and metrics still answer.' },
   SLUICE_POOL_TIMEOUT: { status: 504, title: 'Database busy', slug: 'pool-timeout', help: 'No database connection became free within `database.pool.acquireTimeout`.' },
   SLUICE_STATEMENT_TIMEOUT: { status: 504, title: 'Statement timeout', slug: 'statement-timeout', help: 'The statement ran longer than `database.pool.statementTimeout`.' },
 } as const satisfies Record<string, ProblemKind>;

@@ -14,8 +14,12 @@ const EXPOSED = ['link', 'location', 'x-request-id', 'retry-after', 'www-authent
 /** CSP of pages that style themselves inline (the problem pages); /docs sets its own. */
 export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
 
-/** @example edgeHeaders(app, config.server) */
-export function edgeHeaders(app: FastifyInstance, server: Config['server']): void {
+/**
+ * CORS, when origins are configured; returns the security headers every response carries (null:
+ * none), which the shell's one onRequest hook sets — a hook of their own cost every request more.
+ * @example const headers = edgeHeaders(app, config.server)
+ */
+export function edgeHeaders(app: FastifyInstance, server: Config['server']): Readonly<Record<string, string>> | null {
   const { origins, credentials, maxAge } = server.cors;
   if (origins.length) {
     // The configuration refuses '*' with credentials: a wildcard may never carry cookies or tokens.
@@ -27,7 +31,7 @@ export function edgeHeaders(app: FastifyInstance, server: Config['server']): voi
       exposedHeaders: EXPOSED,
     });
   }
-  if (!server.securityHeaders && !server.hsts) return;
+  if (!server.securityHeaders && !server.hsts) return null;
   const headers: Record<string, string> = server.securityHeaders ? {
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
@@ -35,8 +39,5 @@ export function edgeHeaders(app: FastifyInstance, server: Config['server']): voi
     'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   } : {};
   if (server.hsts) headers['strict-transport-security'] = 'max-age=31536000; includeSubDomains';
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(headers);
-    done();
-  });
+  return headers;
 }

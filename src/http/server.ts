@@ -12,8 +12,14 @@ import { resourceRoutes } from './resource-routes.ts';
 import { problemPage } from './problem-pages.ts';
 import { openapiRoutes } from '../openapi/routes.ts';
 import { adminRoutes } from './admin-routes.ts';
+import { rateLimits } from './rate-limit.ts';
 import { edgeHeaders, PAGE_CSP } from './edge-headers.ts';
 import { VERSION } from '../version.ts';
+import { pino } from 'pino';
+import { requestId } from '../ops/request-id.ts';
+import { REDACT_PATHS } from '../ops/request-log.ts';
+import { observe, type Observers } from '../ops/observe.ts';
+import type { Lifecycle } from '../ops/lifecycle.ts';
 
 export interface ServerOptions {
   readonly engine: Engine;
@@ -21,9 +27,21 @@ export interface ServerOptions {
   readonly logger?: boolean | Record<string, unknown>;
   /** Answers `/health/ready`: false while starting or draining. */
   readonly ready?: () => boolean;
+  /** Draining: readiness fails and responses close their connections (src/ops/shutdown.ts). */
+  readonly lifecycle?: Lifecycle;
+  /** Metrics, request logs, traces, Server-Timing and load shedding (src/ops/observe.ts). */
+  readonly observers?: Observers;
 }
 
 const EMPTY_QUERY = Object.freeze({});
+
+/**
+ * Log lines go to stdout without blocking: a request's line is queued and written while the next
+ * requests are served (lines written together under load), instead of a write system call per
+ * request; pino flushes what is queued when the process exits.
+ */
+let stdout: ReturnType<typeof pino.destination> | undefined;
+const stdoutLog = () => (stdout ??= pino.destination({ dest: 1, sync: false }));
 
 /** A Buffer keeps the media type exactly as RFC 9457 names it (Fastify appends a charset to strings). */
 function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
@@ -32,24 +50,31 @@ function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
 }
 
 export function buildServer(options: ServerOptions): FastifyInstance {
-  const { engine } = options;
+  const { engine, lifecycle } = options;
   const { config } = engine;
+  // Credential headers are censored in anything logged, whoever logs it.
+  const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
   const app = Fastify({
-    logger: options.logger ?? { level: config.log.level },
+    logger: options.logger === undefined ? { level: config.log.level, redact, stream: stdoutLog() } : typeof options.logger === 'object' ? { redact, ...options.logger } : options.logger,
     logController: new LogController({ disableRequestLogging: true }),
     // Fastify binds a pino child to every request; that cost showed in per-request CPU. Requests
     // share the root logger, and the few lines Sluice logs carry the request id themselves.
     childLoggerFactory: (logger) => logger,
     bodyLimit: config.limits.bodySize,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // An incoming X-Request-Id is kept only when short and of safe characters (ops/request-id.ts).
+    requestIdHeader: false,
+    genReqId: requestId,
     requestTimeout: config.server.requestTimeout,
     connectionTimeout: 0,
     keepAliveTimeout: config.server.keepAliveTimeout,
     // Node checks the header and request timeouts on this interval (30 s by default, which would
     // let a slow client hold a connection far past a short timeout).
     http: { headersTimeout: config.server.headersTimeout, connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.round(config.server.headersTimeout / 4))) },
-    return503OnClosing: true,
+    // Once closing, a request that still arrives on an open connection is served (with Connection:
+    // close) rather than refused with Fastify's non-problem 503; the drain (ops/shutdown.ts) has
+    // told clients to go elsewhere by then. Idle keep-alive connections are closed at once.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
     trustProxy: config.server.trustProxy,
     routerOptions: {
       // Longer than any URL Node accepts: long URLs reach the onRequest check below (a 414 problem).
@@ -78,10 +103,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   // A PATCH body is a JSON merge patch (RFC 7396) of the row; JSON Patch (RFC 6902) is not taken.
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, json);
 
-  edgeHeaders(app, config.server);
+  const security = edgeHeaders(app, config.server);
+  if (options.observers) observe(app, engine, options.observers);
 
-  // Callback-style hooks: an async hook costs promise allocations on every request.
+  // One callback-style hook for what every request gets: an async hook costs promise
+  // allocations, and each hook a call through Fastify's hook runner.
   app.addHook('onRequest', (request, reply, done) => {
+    if (security) reply.headers(security);
     reply.header('x-request-id', request.id);
     if ((request.raw.url ?? '').length > config.limits.maxUrlLength) {
       done(new SluiceError('SLUICE_URL_TOO_LONG', `the URL is longer than ${config.limits.maxUrlLength} characters (limits.maxUrlLength)`));
@@ -89,6 +117,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }
     done();
   });
+
+  // While draining, every response closes its connection — also one whose request began before
+  // (a load balancer must not send the next request on a connection that is about to close).
+  if (lifecycle) {
+    app.addHook('onSend', (_request, reply, payload, done) => {
+      if (lifecycle.draining) reply.header('connection', 'close');
+      done(null, payload);
+    });
+  }
 
   app.setErrorHandler((error, request, reply) => {
     const p = problem(error, request.id);
@@ -102,7 +139,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   app.get('/health/live', async () => ({ status: 'ok' }));
   app.get('/health/ready', async (request, reply) => {
-    if (options.ready && !options.ready()) throw new SluiceError('SLUICE_NOT_READY', 'the instance is starting or draining', undefined, { 'retry-after': '1' });
+    if ((options.ready && !options.ready()) || lifecycle?.draining) throw new SluiceError('SLUICE_NOT_READY', 'the instance is starting or draining', undefined, { 'retry-after': '1' });
     try {
       await Promise.race([engine.db.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
     } catch {
@@ -121,6 +158,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     resources: [...engine.snapshot().resources.keys()].map((r) => `${config.server.basePath}/${r}`),
   }));
 
+  rateLimits(app, engine); // before the routes: it hooks the API routes as they are added
   resourceRoutes(app, engine);
   adminRoutes(app, engine);
   openapiRoutes(app, engine);

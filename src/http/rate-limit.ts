@@ -1,0 +1,168 @@
+/**
+ * Rate limits on the API routes (SPEC §7): every route under `server.basePath` gets one
+ * `onRequest` hook — before the body is read, before any plan or SQL. `/health/*`, `/metrics`,
+ * `/docs`, `/openapi.json`, `/problems/*` and `/admin/*` are never limited. Nothing is registered
+ * when `rateLimits` is absent.
+ *
+ * Order, so that limits protect the work behind them: when the caller's credentials are cached
+ * (`engine.auth.principal` answers synchronously), every limit is decided in one call (one Redis
+ * round trip). When they are not (an API key or JWT seen for the first time, or a key whose cache
+ * entry expired), the `ip` limits are decided first — before the key's database lookup or the
+ * token's signature check, so that credential spraying is limited by address — and the limits
+ * keyed by the principal once it is known. Missing or invalid credentials count against the `ip`
+ * limits and are then refused with the usual 401.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Engine } from '../engine.ts';
+import { ApiKeyStore } from '../auth/api-keys.ts';
+import type { Principal } from '../auth/principal.ts';
+import { SluiceError } from '../errors/registry.ts';
+import type { RateLimiter } from '../ratelimit/limiter.ts';
+import type { Decision } from '../ratelimit/store.ts';
+import { isEmpty, keyValue, RuleTable, type Rule, type RulePlan } from '../ratelimit/rules.ts';
+
+/** Paths that are never limited, even when the base path is empty. */
+const EXEMPT = ['/health', '/metrics', '/docs', '/openapi.json', '/problems', '/admin'];
+
+const BEARER = /^Bearer +(\S+) *$/i;
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/** The headers of a decision: IETF draft `RateLimit-*` and the older `X-RateLimit-*`, reset in seconds. */
+function limitHeaders(d: Decision): Record<string, string> {
+  const limit = String(d.limit);
+  const remaining = String(Math.max(0, d.remaining));
+  const reset = String(seconds(d.resetMs));
+  return {
+    'ratelimit-limit': limit, 'ratelimit-remaining': remaining, 'ratelimit-reset': reset,
+    'x-ratelimit-limit': limit, 'x-ratelimit-remaining': remaining, 'x-ratelimit-reset': reset,
+  };
+}
+
+/** Same as {@link limitHeaders} on an admitted request, without the intermediate object. */
+function setHeaders(reply: FastifyReply, d: Decision): void {
+  const limit = String(d.limit);
+  const remaining = String(Math.max(0, d.remaining));
+  const reset = String(seconds(d.resetMs));
+  reply.header('ratelimit-limit', limit).header('ratelimit-remaining', remaining).header('ratelimit-reset', reset)
+    .header('x-ratelimit-limit', limit).header('x-ratelimit-remaining', remaining).header('x-ratelimit-reset', reset);
+}
+
+/** Of two decisions (the ip phase and the principal phase), the one the headers describe. */
+function tighter(a: Decision | null, b: Decision): Decision {
+  if (!a) return b;
+  return b.remaining < a.remaining || (b.remaining === a.remaining && b.resetMs > a.resetMs) ? b : a;
+}
+
+function refusal(d: Decision): SluiceError {
+  const wait = seconds(d.resetMs);
+  const headers = { ...limitHeaders(d), 'retry-after': String(wait) };
+  return new SluiceError('SLUICE_RATE_LIMITED', `rate limit '${d.rule.name}' exceeded: at most ${d.limit} requests per ${d.rule.window / 1000} s; retry in ${wait} s`, undefined, headers);
+}
+
+/**
+ * Whether the request presents an API key that the key cache does not hold (its check would
+ * read the database). Mirrors the credential grammar of auth/auth.ts.
+ */
+function keyLookupNeeded(engine: Engine, headers: IncomingHttpHeaders): boolean {
+  const keys = engine.auth.keys;
+  if (!keys) return false;
+  let presented = headers['x-api-key'];
+  if (presented === undefined) {
+    const authorization = headers.authorization;
+    if (authorization === undefined) return false;
+    presented = BEARER.exec(authorization)?.[1];
+    if (presented === undefined || !ApiKeyStore.looksLikeKey(presented)) return false;
+  }
+  return typeof presented === 'string' && keys.cachedAuthenticate(presented) === undefined;
+}
+
+/** Whether a route's URL is an API route that the limits cover. */
+export function limitedRoute(url: string, basePath: string): boolean {
+  return url !== '/' && url.startsWith(`${basePath}/`) && !EXEMPT.some((p) => url === p || url.startsWith(`${p}/`));
+}
+
+/**
+ * Adds the limit hook to every API route registered after it: call before the routes.
+ * @example rateLimits(app, engine); resourceRoutes(app, engine)
+ */
+export function rateLimits(app: FastifyInstance, engine: Engine): void {
+  const limiter = engine.rateLimiter;
+  if (!limiter || !engine.config.rateLimits?.length) return;
+  const hook = limitHook(engine, limiter, new RuleTable(limiter.rules, engine.config.rateLimits));
+  const base = engine.config.server.basePath;
+  app.addHook('onRoute', (route) => {
+    if (!limitedRoute(route.url, base)) return;
+    const existing = route.onRequest;
+    route.onRequest = existing ? [hook, ...(Array.isArray(existing) ? existing : [existing])] : [hook];
+  });
+}
+
+function limitHook(engine: Engine, limiter: RateLimiter, table: RuleTable): onRequestHookHandler {
+  /** Decides `rules` for `principal` (or the address alone); calls `next` with the decision. */
+  const decide = (request: FastifyRequest, rules: readonly Rule[], principal: Principal | null, next: (d: Decision | null) => void, fail: (err: Error) => void) => {
+    const keys: string[] = [];
+    const chosen: Rule[] = [];
+    for (const rule of rules) {
+      const value = rule.key === 'ip' ? request.ip : principal && keyValue(rule.key, principal);
+      if (value === null || value === undefined) continue;
+      keys.push(rule.keyPrefix + value);
+      chosen.push(rule);
+    }
+    if (!chosen.length) return next(null);
+    const d = limiter.decide(keys, chosen);
+    if (d instanceof Promise) d.then(next, fail);
+    else next(d);
+  };
+
+  return function rateLimitHook(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    const plan: RulePlan = table.plan(request.method, (request.params as { resource?: string } | undefined)?.resource);
+    if (isEmpty(plan)) return done();
+    const finish = (d: Decision | null, authError: unknown) => {
+      if (d) {
+        if (!d.admitted) return done(refusal(d));
+        setHeaders(reply, d);
+      }
+      done(authError ? (authError as Error) : undefined);
+    };
+    if (!plan.principal.length) return decide(request, plan.ip, null, (d) => finish(d, null), done);
+
+    // A key not in the cache would be looked up in the database by `principal()`: the address
+    // limits go first, and the lookup only happens for an address within them.
+    if (plan.ip.length && keyLookupNeeded(engine, request.headers)) {
+      return decide(request, plan.ip, null, (first) => {
+        if (first && !first.admitted) return finish(first, null);
+        let later: Principal | Promise<Principal>;
+        try {
+          later = engine.auth.principal(request.headers);
+        } catch (err) {
+          return finish(first, err);
+        }
+        const next = (p: Principal) => decide(request, plan.principal, p, (second) => finish(second ? tighter(first, second) : first, null), done);
+        if (later instanceof Promise) later.then(next, (err: unknown) => finish(first, err));
+        else next(later);
+      }, done);
+    }
+    let principal: Principal | Promise<Principal>;
+    try {
+      principal = engine.auth.principal(request.headers);
+    } catch (err) {
+      // No or malformed credentials: the address limits count it, then the 401.
+      return decide(request, plan.ip, null, (d) => finish(d, err), done);
+    }
+    if (!(principal instanceof Promise)) {
+      return decide(request, plan.all, principal, (d) => finish(d, null), done);
+    }
+    // A token seen for the first time is being verified: the address limits meanwhile, the others after it.
+    const pending = principal;
+    pending.catch(() => undefined);
+    decide(request, plan.ip, null, (first) => {
+      if (first && !first.admitted) return finish(first, null);
+      pending.then(
+        (p) => decide(request, plan.principal, p, (second) => finish(second ? tighter(first, second) : first, null), done),
+        (err: unknown) => finish(first, err),
+      );
+    }, done);
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * The Redis store, shared by every instance: one sliding log per key in a Redis list (newest at
+ * the head), and one Lua script that decides requests against all their limits atomically, the
+ * requests of one event-loop turn in one round trip (EVALSHA through ioredis `defineCommand`).
+ * Time is the Redis server's (`TIME`), so instances with skewed clocks agree. Like the cache's
+ * Redis client it fails fast — no offline queue, a short command timeout — and the limiter
+ * (limiter.ts) decides locally when it does.
+ */
+import { Redis } from 'ioredis';
+import type { Decision, LimitStore } from './store.ts';
+import type { Rule } from './rules.ts';
+
+/**
+ * Decides a batch of requests in order, each as if alone (a key several requests share is read
+ * once and written once per batch). KEYS: the logs of every request's limits,
+ * request after request. ARGV[1]: the time in ms ('' = the server's clock; tests pass a fake one);
+ * ARGV[2]: the number of requests; then per request its number of limits n and n pairs of limit
+ * and window (ms). Returns per request { admitted (1|0), index of the limit the headers describe
+ * (1-based), remaining, reset ms }, flattened.
+ */
+export const DECIDE_SCRIPT = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local now
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Per key touched by the batch: entries in the window, the oldest of them, and the admissions of
+-- this batch (all at 'now', pushed together at the end). Each key is read and trimmed once.
+local state, touched = {}, {}
+local function open(key, limit, window)
+  local s = state[key]
+  if s then return s end
+  local edge = now - window
+  local len = redis.call('LLEN', key)
+  if len > limit then
+    redis.call('LTRIM', key, 0, limit - 1)
+    len = limit
+  end
+  local oldest = nil
+  while len > 0 do
+    local t = tonumber(redis.call('LINDEX', key, -1))
+    if t > edge then
+      oldest = t
+      break
+    end
+    redis.call('RPOP', key)
+    len = len - 1
+  end
+  s = { len = len, oldest = oldest, added = 0, window = window }
+  state[key] = s
+  touched[#touched + 1] = key
+  return s
+end
+local out = {}
+local k0, a0 = 0, 3
+for r = 1, tonumber(ARGV[2]) do
+  local n = tonumber(ARGV[a0])
+  local refused, wait = 0, 0
+  local states = {}
+  for i = 1, n do
+    local limit, window = tonumber(ARGV[a0 + 2 * i - 1]), tonumber(ARGV[a0 + 2 * i])
+    local s = open(KEYS[k0 + i], limit, window)
+    states[i] = s
+    if s.len + s.added >= limit then
+      local until_free = (s.oldest or now) + window - now
+      if refused == 0 or until_free > wait then
+        refused, wait = i, until_free
+      end
+    end
+  end
+  if refused > 0 then
+    out[#out + 1] = 0; out[#out + 1] = refused; out[#out + 1] = 0; out[#out + 1] = wait
+  else
+    local pick, pick_remaining, pick_reset = 0, 0, 0
+    for i = 1, n do
+      local limit, window = tonumber(ARGV[a0 + 2 * i - 1]), tonumber(ARGV[a0 + 2 * i])
+      local s = states[i]
+      local before = s.len + s.added
+      s.added = s.added + 1
+      if s.oldest == nil then s.oldest = now end
+      local remaining = limit - before - 1
+      local reset = window
+      if before > 0 then reset = s.oldest + window - now end
+      if pick == 0 or remaining < pick_remaining or (remaining == pick_remaining and reset > pick_reset) then
+        pick, pick_remaining, pick_reset = i, remaining, reset
+      end
+    end
+    out[#out + 1] = 1; out[#out + 1] = pick; out[#out + 1] = pick_remaining; out[#out + 1] = pick_reset
+  end
+  k0 = k0 + n
+  a0 = a0 + 1 + 2 * n
+end
+for _, key in ipairs(touched) do
+  local s = state[key]
+  if s.added > 0 then
+    local stamps = {}
+    for j = 1, s.added do stamps[j] = now end
+    redis.call('LPUSH', key, unpack(stamps))
+    redis.call('PEXPIRE', key, s.window)
+  end
+end
+return out
+`;
+
+/** Requests decided by one script call at most (the script holds Redis while it runs). */
+const MAX_BATCH = 64;
+
+interface Pending {
+  readonly keys: readonly string[];
+  readonly rules: readonly Rule[];
+  readonly resolve: (decision: Decision) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export interface RedisLimitStoreOptions {
+  readonly url: string;
+  /** Milliseconds a decision may take before it fails (default 250). */
+  readonly commandTimeout?: number;
+  /** A fake clock in milliseconds for tests; the Redis server's clock otherwise. */
+  readonly now?: () => number;
+  /** Connection errors (ioredis keeps reconnecting). */
+  readonly onError?: (err: Error) => void;
+}
+
+interface WithDecide {
+  sluiceRateLimit(...args: Array<string | number>): Promise<number[]>;
+}
+
+/** @example const store = new RedisLimitStore({ url: 'redis://127.0.0.1:6379' }); await store.decide([key], [rule]) */
+export class RedisLimitStore implements LimitStore {
+  readonly client: Redis;
+  private readonly now: (() => number) | undefined;
+  /** Requests waiting for the next script call (sent once the event loop has read what is ready). */
+  private queue: Pending[] = [];
+  private readonly flush = () => this.send();
+
+  constructor(options: RedisLimitStoreOptions) {
+    this.now = options.now;
+    this.client = new Redis(options.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeout ?? 250,
+      connectTimeout: 2000,
+      // Decisions of concurrent requests go out in one write.
+      enableAutoPipelining: true,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
+    });
+    this.client.on('error', (err: Error) => options.onError?.(err));
+    this.client.defineCommand('sluiceRateLimit', { lua: DECIDE_SCRIPT });
+  }
+
+  /** True when commands can be sent now. */
+  get ready(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /** Resolves once connected, or rejects after `timeout` ms. */
+  async connected(timeout = 2000): Promise<void> {
+    if (this.ready) return;
+    await new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.client.off('ready', onReady);
+        reject(new Error('Redis is not reachable'));
+      }, timeout);
+      this.client.once('ready', onReady);
+    });
+  }
+
+  /** One PING: resolves when Redis answers. */
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  /**
+   * Decides one request. The requests of one turn of the event loop (every socket that was ready)
+   * go to Redis in one script call: a Redis call per request cost more than half of a
+   * primary-key GET's throughput, one per batch costs a few percent. Each request is still
+   * decided on its own, in arrival order, atomically.
+   */
+  decide(keys: readonly string[], rules: readonly Rule[]): Promise<Decision> {
+    return new Promise((resolve, reject) => {
+      if (this.queue.length === 0) setImmediate(this.flush);
+      this.queue.push({ keys, rules, resolve, reject });
+    });
+  }
+
+  private send(): void {
+    const all = this.queue;
+    this.queue = [];
+    for (let i = 0; i < all.length; i += MAX_BATCH) this.sendBatch(all.slice(i, i + MAX_BATCH));
+  }
+
+  private sendBatch(batch: readonly Pending[]): void {
+    const keys: string[] = [];
+    const args: Array<string | number> = [this.now ? Math.floor(this.now()) : '', batch.length];
+    for (const p of batch) {
+      keys.push(...p.keys);
+      args.push(p.rules.length);
+      for (const rule of p.rules) args.push(rule.limit, rule.window);
+    }
+    (this.client as unknown as WithDecide).sluiceRateLimit(keys.length, ...keys, ...args).then((reply) => {
+      batch.forEach((p, i) => {
+        const rule = p.rules[reply[4 * i + 1]! - 1]!;
+        p.resolve({ admitted: reply[4 * i] === 1, rule, limit: rule.limit, remaining: reply[4 * i + 2]!, resetMs: reply[4 * i + 3]! });
+      });
+    }, (err: unknown) => {
+      for (const p of batch) p.reject(err);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.client.status === 'end') return;
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * The one contract every rate-limit store keeps, run against the in-process store and the Redis
+ * store (the Lua script on the machine's Redis), both on a fake clock so that windows pass
+ * without sleeping: exactly `limit` admitted per window, slots freed in the order they were used
+ * (no boundary burst: never more than `limit` in any window-long interval, checked on random
+ * traffic), exact retry times, independent keys, several limits decided all or nothing. Then what
+ * only one store has: the Redis server's clock and key layout, the memory bound of the LRU.
+ */
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { Redis } from 'ioredis';
+import { MemoryLimitStore } from '../../src/ratelimit/memory-store.ts';
+import { RedisLimitStore } from '../../src/ratelimit/redis-store.ts';
+import { compileRules, type Rule } from '../../src/ratelimit/rules.ts';
+import type { Decision, LimitStore } from '../../src/ratelimit/store.ts';
+import { PrivateRedis, REDIS_URL, redisAvailable, redisServerAvailable, uniquePrefix } from '../support/redis.ts';
+
+const withRedis = await redisAvailable();
+
+interface Harness {
+  readonly store: LimitStore;
+  /** The fake clock, in ms. */
+  time: number;
+}
+
+const factories: Array<[string, boolean, () => Harness]> = [
+  ['memory', true, () => {
+    const h: Harness = { time: 1_000_000, store: undefined as unknown as LimitStore };
+    return Object.assign(h, { store: new MemoryLimitStore({ now: () => h.time }) });
+  }],
+  ['redis', withRedis, () => {
+    const h: Harness = { time: 1_700_000_000_000, store: undefined as unknown as LimitStore };
+    return Object.assign(h, { store: new RedisLimitStore({ url: REDIS_URL, now: () => h.time }) });
+  }],
+];
+
+/** Rules `{ name, limit, window }` with a fresh key prefix (no test sees another's logs). */
+function rules(...specs: Array<[name: string, limit: number, window: number]>): Rule[] {
+  return compileRules(specs.map(([name, limit, window]) => ({ name, key: 'ip' as const, limit, window })), uniquePrefix());
+}
+const keyOf = (rule: Rule, who = 'client') => rule.keyPrefix + who;
+
+describe.each(factories)('rate-limit store contract: %s', (_name, enabled, make) => {
+  let h: Harness;
+  const open: LimitStore[] = [];
+  const fresh = async () => {
+    h = make();
+    open.push(h.store);
+    if (h.store instanceof RedisLimitStore) await h.store.connected();
+    return h;
+  };
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  const decide = async (rs: readonly Rule[], who = 'client'): Promise<Decision> => h.store.decide(rs.map((r) => keyOf(r, who)), rs);
+  /** Sends `n` requests at the current time; the decisions. */
+  const burst = async (n: number, rs: readonly Rule[], who = 'client') => {
+    const out: Decision[] = [];
+    for (let i = 0; i < n; i++) out.push(await decide(rs, who));
+    return out;
+  };
+
+  test.runIf(enabled)('admits exactly `limit` requests in a window, counting down, then refuses with the time until the first slot frees', async () => {
+    await fresh();
+    const [r] = rules(['five', 5, 10_000]);
+    const first = await burst(5, [r!]);
+    expect(first.map((d) => [d.admitted, d.remaining, d.limit])).toEqual([[true, 4, 5], [true, 3, 5], [true, 2, 5], [true, 1, 5], [true, 0, 5]]);
+    expect(first[0]!.resetMs).toBe(10_000);
+    const refused = await decide([r!]);
+    expect(refused).toMatchObject({ admitted: false, remaining: 0, resetMs: 10_000 });
+    expect(refused.rule.name).toBe('five');
+    h.time += 9_999;
+    expect(await decide([r!])).toMatchObject({ admitted: false, resetMs: 1 });
+    h.time += 1;
+    // The five slots of t=0 free together: five more, and no sixth.
+    expect((await burst(6, [r!])).map((d) => d.admitted)).toEqual([true, true, true, true, true, false]);
+  });
+
+  test.runIf(enabled)('slots free one by one as the requests that used them leave the window (no boundary burst)', async () => {
+    await fresh();
+    const [r] = rules(['spread', 4, 10_000]);
+    const t0 = h.time;
+    expect((await burst(2, [r!])).every((d) => d.admitted)).toBe(true); // t0: 2
+    h.time = t0 + 6_000;
+    expect((await burst(2, [r!])).map((d) => d.remaining)).toEqual([1, 0]); // t0+6s: 2 more, reset still points at t0
+    h.time = t0 + 9_000;
+    expect(await decide([r!])).toMatchObject({ admitted: false, resetMs: 1_000 });
+    // At the end of a fixed window a fixed-window counter would admit 4 more here; the log admits the 2 that freed.
+    h.time = t0 + 10_000;
+    const after = await burst(3, [r!]);
+    expect(after.map((d) => d.admitted)).toEqual([true, true, false]);
+    expect(after[1]).toMatchObject({ remaining: 0, resetMs: 6_000 }); // the slots of t0+6s come next
+    expect(after[2]!.resetMs).toBe(6_000);
+    h.time = t0 + 16_000;
+    expect((await burst(3, [r!])).map((d) => d.admitted)).toEqual([true, true, false]);
+  });
+
+  test.runIf(enabled)('on random traffic: never more than `limit` admitted in any window-long interval, and no request refused that fitted', async () => {
+    await fresh();
+    const limit = 7, window = 5_000;
+    const [r] = rules(['random', limit, window]);
+    let seed = 42;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const admitted: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      h.time += Math.floor(random() * (random() < 0.8 ? 150 : 3_000));
+      const inWindow = admitted.filter((t) => t > h.time - window).length;
+      const d = await decide([r!]);
+      expect(d.admitted, `request ${i} at +${h.time}: ${inWindow} admitted in the window`).toBe(inWindow < limit);
+      if (d.admitted) admitted.push(h.time);
+      else expect(d.resetMs).toBe(admitted.filter((t) => t > h.time - window)[0]! + window - h.time);
+    }
+    for (const t of admitted) expect(admitted.filter((u) => u > t - window && u <= t).length).toBeLessThanOrEqual(limit);
+    expect(admitted.length).toBeGreaterThan(limit * 3); // the walk crossed many windows
+  });
+
+  test.runIf(enabled)('a refused request is not counted: retrying at the announced time is admitted', async () => {
+    await fresh();
+    const [r] = rules(['retry', 2, 3_000]);
+    await burst(2, [r!]);
+    h.time += 1_234;
+    let refused = await decide([r!]);
+    for (let i = 0; i < 20; i++) refused = await decide([r!]); // hammering does not push the retry time out
+    expect(refused).toMatchObject({ admitted: false, resetMs: 3_000 - 1_234 });
+    h.time += refused.resetMs;
+    expect((await decide([r!])).admitted).toBe(true);
+  });
+
+  test.runIf(enabled)('keys are independent: one caller at its limit does not hold back another', async () => {
+    await fresh();
+    const [r] = rules(['keys', 2, 10_000]);
+    expect((await burst(3, [r!], 'a')).map((d) => d.admitted)).toEqual([true, true, false]);
+    expect((await burst(3, [r!], 'b')).map((d) => d.admitted)).toEqual([true, true, false]);
+    expect((await decide([r!], 'a')).admitted).toBe(false);
+  });
+
+  test.runIf(enabled)('several limits: admitted only when all admit, counted in all or none; headers name the tightest', async () => {
+    await fresh();
+    const [short, long] = rules(['short', 2, 1_000], ['long', 5, 60_000]);
+    const both = [long!, short!];
+    const first = await decide(both);
+    expect(first).toMatchObject({ admitted: true, remaining: 1 });
+    expect(first.rule.name).toBe('short'); // 1 left of short, 4 of long
+    await decide(both);
+    const refused = await decide(both);
+    expect(refused).toMatchObject({ admitted: false, resetMs: 1_000 });
+    expect(refused.rule.name).toBe('short');
+    // The refusal consumed nothing of `long`: 3 of its 5 remain.
+    h.time += 1_000;
+    expect((await burst(4, [long!])).map((d) => d.admitted)).toEqual([true, true, true, false]);
+  });
+
+  test.runIf(enabled)('on a tie of remaining requests, the headers describe the limit that frees up later', async () => {
+    await fresh();
+    const [a, b] = rules(['a', 2, 1_000], ['b', 2, 5_000]);
+    const d = await decide([a!, b!]);
+    expect(d).toMatchObject({ admitted: true, remaining: 1, resetMs: 5_000 });
+    expect(d.rule.name).toBe('b');
+  });
+
+  test.runIf(enabled)('when the refusing limits differ, the refusal waits for the one that frees last', async () => {
+    await fresh();
+    const [a, b] = rules(['a', 1, 2_000], ['b', 1, 8_000]);
+    await decide([a!, b!]);
+    const refused = await decide([a!, b!]);
+    expect(refused.rule.name).toBe('b');
+    expect(refused.resetMs).toBe(8_000);
+  });
+});
+
+describe.runIf(withRedis)('Redis store only', () => {
+  const client = new Redis(REDIS_URL);
+  const stores: RedisLimitStore[] = [];
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    client.disconnect();
+  });
+
+  test("times come from the Redis server's clock, keys are `{prefix}rl:{name}:{caller}` and expire with the window", async () => {
+    const store = new RedisLimitStore({ url: REDIS_URL });
+    stores.push(store);
+    await store.connected();
+    const prefix = uniquePrefix();
+    const [r] = compileRules([{ name: 'per-ip', key: 'ip', limit: 3, window: 2_000 }], prefix);
+    const key = `${prefix}rl:per-ip:10.0.0.1`;
+    expect(r!.keyPrefix + '10.0.0.1').toBe(key);
+    const d = await store.decide([key], [r!]);
+    expect(d).toMatchObject({ admitted: true, remaining: 2, limit: 3, resetMs: 2_000 });
+    const [[seconds, micros], stored, ttl] = await Promise.all([client.time(), client.lindex(key, 0), client.pttl(key)]);
+    const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    expect(Math.abs(serverNow - Number(stored))).toBeLessThan(1_000);
+    expect(ttl).toBeGreaterThan(1_000);
+    expect(ttl).toBeLessThanOrEqual(2_000);
+  });
+
+  test('with the real clock, a refused caller is admitted again once the announced time has passed', async () => {
+    const store = new RedisLimitStore({ url: REDIS_URL });
+    stores.push(store);
+    await store.connected();
+    const [r] = compileRules([{ name: 'real', key: 'ip', limit: 2, window: 1_000 }], uniquePrefix());
+    const key = r!.keyPrefix + 'x';
+    await store.decide([key], [r!]);
+    await store.decide([key], [r!]);
+    const refused = await store.decide([key], [r!]);
+    expect(refused.admitted).toBe(false);
+    expect(refused.resetMs).toBeGreaterThan(0);
+    expect(refused.resetMs).toBeLessThanOrEqual(1_000);
+    await new Promise((resolve) => setTimeout(resolve, refused.resetMs + 20));
+    expect((await store.decide([key], [r!])).admitted).toBe(true);
+  });
+
+  test.runIf(redisServerAvailable())('concurrent requests go to Redis in one script call and are decided in arrival order, each on its own', async () => {
+    // A Redis of its own: its command statistics count this store's script calls and nothing else.
+    const own = await PrivateRedis.start();
+    const store = new RedisLimitStore({ url: own.url, now: () => 6_000_000 });
+    const stats = new Redis(own.url);
+    const scriptCalls = async () => {
+      const info = await stats.info('commandstats');
+      return [...info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    try {
+    await store.connected();
+    const before = await scriptCalls();
+    const [a, b] = compileRules([{ name: 'a', key: 'ip', limit: 5, window: 60_000 }, { name: 'b', key: 'ip', limit: 8, window: 60_000 }], uniquePrefix());
+    // 12 requests of x against a and b (a refuses after 5; refused ones are not counted by b), and 3 of y against b only.
+    const xs = Array.from({ length: 12 }, () => store.decide([a!.keyPrefix + 'x', b!.keyPrefix + 'x'], [a!, b!]));
+    const ys = Array.from({ length: 3 }, () => store.decide([b!.keyPrefix + 'y'], [b!]));
+    const dx = await Promise.all(xs);
+    const dy = await Promise.all(ys);
+    // EVALSHA fails once with NOSCRIPT on a fresh server and ioredis sends EVAL: at most 2 calls.
+    const calls = (await scriptCalls()) - before;
+    expect(calls).toBeGreaterThanOrEqual(1);
+    expect(calls).toBeLessThanOrEqual(2);
+    expect(dx.map((d) => d.admitted)).toEqual([...Array(5).fill(true), ...Array(7).fill(false)]);
+    expect(dx.slice(0, 5).map((d) => d.remaining)).toEqual([4, 3, 2, 1, 0]);
+    expect(dx[5]).toMatchObject({ admitted: false, remaining: 0, resetMs: 60_000 });
+    expect(dx[5]!.rule.name).toBe('a');
+    expect(dy.map((d) => [d.admitted, d.remaining])).toEqual([[true, 7], [true, 6], [true, 5]]);
+    expect(await stats.llen(b!.keyPrefix + 'x')).toBe(5);
+    } finally {
+      await store.close();
+      stats.disconnect();
+      await own.stop();
+    }
+  });
+
+  test('more concurrent requests than one script call takes are split, and all are decided', async () => {
+    const store = new RedisLimitStore({ url: REDIS_URL, now: () => 7_000_000 });
+    stores.push(store);
+    await store.connected();
+    const [r] = compileRules([{ name: 'big', key: 'ip', limit: 100, window: 60_000 }], uniquePrefix());
+    const decisions = await Promise.all(Array.from({ length: 150 }, () => store.decide([r!.keyPrefix + 'z'], [r!])));
+    expect(decisions.filter((d) => d.admitted)).toHaveLength(100);
+    expect(decisions.slice(0, 100).every((d) => d.admitted)).toBe(true);
+    expect(await client.llen(r!.keyPrefix + 'z')).toBe(100);
+  });
+
+  test('a log written under a higher limit is cut to the current one (a lowered limit takes effect at once)', async () => {
+    const store = new RedisLimitStore({ url: REDIS_URL, now: () => 5_000_000 });
+    stores.push(store);
+    await store.connected();
+    const prefix = uniquePrefix();
+    const [high] = compileRules([{ name: 'l', key: 'ip', limit: 10, window: 60_000 }], prefix);
+    const [low] = compileRules([{ name: 'l', key: 'ip', limit: 3, window: 60_000 }], prefix);
+    for (let i = 0; i < 8; i++) await store.decide([high!.keyPrefix + 'x'], [high!]);
+    expect(await store.decide([low!.keyPrefix + 'x'], [low!])).toMatchObject({ admitted: false, remaining: 0 });
+    expect(await client.llen(low!.keyPrefix + 'x')).toBe(3);
+  });
+});
+
+describe('memory store only', () => {
+  test('memory stays within maxBytes however many callers come (least recently used logs go first)', () => {
+    let time = 0;
+    const store = new MemoryLimitStore({ maxBytes: 20_000, now: () => time });
+    const [r] = compileRules([{ name: 'm', key: 'ip', limit: 100, window: 60_000 }], '');
+    for (let i = 0; i < 5_000; i++) {
+      time++;
+      for (let j = 0; j < 10; j++) store.decide([`${r!.keyPrefix}${i}`], [r!]);
+    }
+    expect(store.bytes).toBeGreaterThan(10_000);
+    expect(store.bytes).toBeLessThanOrEqual(20_000);
+    // The most recent caller is still known: its 10 requests count.
+    expect(store.decide([`${r!.keyPrefix}4999`], [r!]).remaining).toBe(100 - 11);
+  });
+
+  test('a divided store (the Redis fallback) enforces limit ÷ divisor, at least 1', () => {
+    const store = new MemoryLimitStore({ divisor: 3, now: () => 0 });
+    const [ten, two] = compileRules([{ name: 'ten', key: 'ip', limit: 10, window: 1_000 }, { name: 'two', key: 'ip', limit: 2, window: 1_000 }], '');
+    const tens = Array.from({ length: 4 }, () => store.decide(['t'], [ten!]));
+    expect(tens.map((d) => d.admitted)).toEqual([true, true, true, false]);
+    expect(tens[0]!.limit).toBe(3);
+    expect([store.decide(['w'], [two!]).admitted, store.decide(['w'], [two!]).admitted]).toEqual([true, false]);
+  });
+});
