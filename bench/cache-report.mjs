@@ -1,25 +1,16 @@
 // bench/cache.sh's results → the section between `<!-- cache:start -->` and `<!-- cache:end -->`
 // of a Markdown file (added at the end when missing; bench/report.mjs keeps it).
 //   node bench/cache-report.mjs bench/results/<stamp>-cache docs/benchmarks.md
-import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { median, parseWrk, toMs } from './wrk-output.mjs';
+import { casesTable, fmt, ratio, readResults, table, verdict, writeSection } from './section.mjs';
 
 const [dir, target] = process.argv.slice(2);
 if (!dir || !target) {
   console.error('usage: node bench/cache-report.mjs <results dir> <markdown file>');
   process.exit(2);
 }
-const meta = Object.fromEntries(readFileSync(join(dir, 'meta.env'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 const CASES = ['baseline-hello', 'hit-pk', 'hit-list', 'hot-mix', 'hot-mix-admit', 'uncached-pk'];
-const runs = Object.fromEntries(CASES.map((c) => [c, readdirSync(dir).filter((f) => f.startsWith(`${c}-r`) && f.endsWith('.txt')).sort().map((f) => parseWrk(readFileSync(join(dir, f), 'utf8')))]));
-const url = (c) => (existsSync(join(dir, `${c}.url`)) ? readFileSync(join(dir, `${c}.url`), 'utf8').trim() : '?');
-const rps = (c) => median(runs[c].map((r) => r.rps));
-const p99 = (c) => median(runs[c].map((r) => toMs(r.p99)));
-const errors = (c) => runs[c].reduce((a, r) => a + r.errors, 0);
-const fmt = (n) => (n === null ? '–' : Math.round(n).toLocaleString('en-US'));
-const ratio = (a, b) => (a !== null && b ? a / b : null);
-const verdict = (ok) => (ok === null ? 'not measured' : ok ? '**PASS**' : '**FAIL**');
+const results = readResults(dir, CASES);
+const { meta, runs, rps, p99, errors } = results;
 
 const hello = rps('baseline-hello');
 const hitPk = ratio(rps('hit-pk'), hello), hitList = ratio(rps('hit-list'), hello);
@@ -35,7 +26,6 @@ const rows = [
   ['Hot-key mix ≥ 3 × uncached `pk` with `cache.minUses: 2`', `${hotAdmit?.toFixed(2) ?? '–'} × (${fmt(rps('hot-mix-admit'))} vs ${fmt(rps('uncached-pk'))} req/s)`, verdict(hotAdmit === null ? null : hotAdmit >= 3)],
   [`p99 of a cache hit ≤ 5 ms at ${meta.connections} connections`, `pk ${p99('hit-pk')?.toFixed(2) ?? '–'} ms, list ${p99('hit-list')?.toFixed(2) ?? '–'} ms (median of the rounds' p99)`, verdict(Number.isFinite(worstP99) ? worstP99 <= 5 : null)],
 ];
-const table = (head, body) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
 const section = [
   '## Response cache (issue 4, `npm run bench:cache`)',
@@ -46,19 +36,10 @@ const section = [
   '',
   anyErrors ? `**Errors:** ${CASES.filter((c) => errors(c) > 0).map((c) => `${c}: ${errors(c)}`).join(', ')} non-2xx or socket errors; the run is not valid.` : 'No non-2xx responses or socket errors in any measured run.',
   '',
-  table(['case', 'URL', 'req/s per round', 'median req/s', 'p99 (median)'], CASES.map((c) => [c, `\`${url(c)}\``, runs[c].map((r) => fmt(r.rps)).join(' / '), fmt(rps(c)), `${p99(c)?.toFixed(2) ?? '–'} ms`])),
+  casesTable(results, CASES),
   '',
   `How: \`wrk -t1 -c${meta.connections} -d${meta.duration}s --latency\`, ${meta.rounds} rounds of the cases in turn, medians. Sluice A runs with the response cache and Redis (\`cache: { ttl: 10m }\`, \`redis.url\`), Sluice B without a cache, Sluice C as A with \`cache.minUses: 2\` (a response is stored the second time its request is seen: the 10 % long tail of one-off ids costs no entry and no Redis round trip), all as \`npm run bench\` starts Sluice (${meta.sluice_cmd}). Before the rounds each process got ${meta.warmup} s of load on its cheapest route (the baseline's /hello, Sluice's /health/live), and A and C one unmeasured run of the hot-key mix (${meta.warmup_hot_mix}, ${meta.warmup_hot_mix_admit ?? '–'}) so that the hot keys are cached. Hot-key mix: 90 % of requests on ids 1–${meta.hot_ids} (1 %), 10 % uniform over 1–${meta.all_ids}; uncached pk: uniform over 1–${meta.all_ids} (peers.sh's pk). Before measuring, one request of each hit case was checked: 200, \`X-Cache: HIT\`, the row(s) asked for. Redis held ${meta.redis_keys} shared entries at the end.`,
 ].join('\n');
 
-const START = '<!-- cache:start -->', END = '<!-- cache:end -->';
-writeFileSync(join(dir, 'cache-section.md'), `${section}\n`);
-const old = existsSync(target) ? readFileSync(target, 'utf8') : '';
-const i = old.indexOf(START), j = old.indexOf(END, i + START.length);
-if ((i >= 0) !== (j >= 0)) {
-  console.error(`cache-report: ${target} has only one of the markers; fix it by hand (the section is in ${join(dir, 'cache-section.md')})`);
-  process.exit(1);
-}
-const next = i >= 0 ? `${old.slice(0, i)}${START}\n${section}\n${END}${old.slice(j + END.length)}` : `${old.replace(/\s*$/, '')}${old.trim() ? '\n\n' : ''}${START}\n${section}\n${END}\n`;
-writeFileSync(target, next);
+writeSection(dir, target, 'cache', section);
 console.log(`cache-report: ${rows.map((r) => `${r[0].split(' ')[0]}… ${r[2].replace(/\*/g, '')}`).join('; ')}`);

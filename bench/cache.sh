@@ -38,28 +38,8 @@ export PEERS_DIR=${PEERS_DIR:-/tmp/sluice-peers}
 QUIET_WAIT=${QUIET_WAIT:-300} QUIET_BUSY=${QUIET_BUSY:-20}
 NODE=node_modules/.bin/node
 PORT_BASE=3100 PORT_A=3400 PORT_B=3401 PORT_C=3402
-shared=${SHARED_DIR:-$repo/../shared}
-[ -f "$shared/bench/peers.sh" ] || { echo "bench:cache: cannot find $shared/bench/peers.sh; set SHARED_DIR" >&2; exit 1; }
-command -v wrk >/dev/null || { echo "bench:cache: wrk missing (apt-get install -y wrk)" >&2; exit 1; }
-redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || { echo "bench:cache: Redis at $REDIS_URL does not answer" >&2; exit 1; }
-
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-out=$repo/bench/results/$stamp-cache
-mkdir -p "$out"
-log() { printf '[bench:cache %s] %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$out/run.log" >&2; }
-kv() { printf '%s=%s\n' "$1" "$2" >> "$out/meta.env"; }
-: > "$out/meta.env"
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-for port in $PORT_BASE $PORT_A $PORT_B $PORT_C; do
-  if ss -ltnH "sport = :$port" | grep -q .; then echo "bench:cache: port $port is in use; stop that server first" >&2; exit 1; fi
-done
-
-log "results in ${out#"$repo"/}"
-npm run build >"$out/build.log" 2>&1 || { tail -20 "$out/build.log" >&2; exit 1; }
 source "$repo/bench/meta.sh"
-record_machine
+bench_start bench:cache cache $PORT_BASE $PORT_A $PORT_B $PORT_C
 kv duration "$DURATION"; kv rounds "$ROUNDS"; kv connections "$CONNECTIONS"; kv warmup "$WARMUP"
 
 # The data set and the baseline's install (peers.sh does both when missing).

@@ -1,4 +1,4 @@
-# Sourced by bench/run.sh, bench/auth.sh and bench/cache.sh: what a run was measured on.
+# Sourced by the benchmark scripts (bench/run.sh, auth.sh, cache.sh, ops.sh): what a run was measured on.
 # record_machine: the date, the commit (with "-dirty" and the paths when the tree has changes
 # besides docs/benchmarks.md), the machine and Node. Needs NODE and the caller's kv function.
 record_machine() {
@@ -15,4 +15,32 @@ record_machine() {
   kv os "$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}")"
   kv node "$("$NODE" --version)"
   kv clk_tck "$(getconf CLK_TCK)"
+}
+
+# bench_start NAME SUFFIX PORT...: the common start of bench/cache.sh and bench/ops.sh — checks
+# for peers.sh, wrk and Redis; makes $out (bench/results/<stamp>-SUFFIX) with the log and kv
+# functions; pids and a cleanup trap that kills them; refuses ports in use; builds Sluice and
+# records the machine. Needs repo, REDIS_URL, NODE; sets shared, stamp, out, pids.
+bench_start() {
+  local name=$1 suffix=$2 port; shift 2
+  shared=${SHARED_DIR:-$repo/../shared}
+  [ -f "$shared/bench/peers.sh" ] || { echo "$name: cannot find $shared/bench/peers.sh; set SHARED_DIR" >&2; exit 1; }
+  command -v wrk >/dev/null || { echo "$name: wrk missing (apt-get install -y wrk)" >&2; exit 1; }
+  redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || { echo "$name: Redis at $REDIS_URL does not answer" >&2; exit 1; }
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  out=$repo/bench/results/$stamp-$suffix
+  mkdir -p "$out"
+  BENCH_NAME=$name
+  log() { printf '[%s %s] %s\n' "$BENCH_NAME" "$(date -u +%H:%M:%S)" "$*" | tee -a "$out/run.log" >&2; }
+  kv() { printf '%s=%s\n' "$1" "$2" >> "$out/meta.env"; }
+  : > "$out/meta.env"
+  pids=()
+  cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+  trap cleanup EXIT
+  for port in "$@"; do
+    if ss -ltnH "sport = :$port" | grep -q .; then echo "$name: port $port is in use; stop that server first" >&2; exit 1; fi
+  done
+  log "results in ${out#"$repo"/}"
+  npm run build >"$out/build.log" 2>&1 || { tail -20 "$out/build.log" >&2; exit 1; }
+  record_machine
 }

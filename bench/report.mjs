@@ -337,7 +337,7 @@ out.push('Knobs: DURATION, ROUNDS, CONNECTIONS, PEERS, WORKLOADS (passed to peer
 // Sections written by other scripts (bench/auth.sh: <!-- auth:start --> … <!-- auth:end -->,
 // bench/cache.sh: <!-- cache:… -->) are carried over from the file being replaced, unchanged, at its end.
 const previous = existsSync(target) ? readFileSync(target, 'utf8') : '';
-for (const [start, end] of [['<!-- auth:start -->', '<!-- auth:end -->'], ['<!-- cache:start -->', '<!-- cache:end -->']]) {
+for (const [start, end] of [['<!-- auth:start -->', '<!-- auth:end -->'], ['<!-- cache:start -->', '<!-- cache:end -->'], ['<!-- ops:start -->', '<!-- ops:end -->']]) {
   const i = previous.indexOf(start), j = previous.indexOf(end, i + start.length);
   if (i >= 0 && j > i) out.push(previous.slice(i, j + end.length), '');
 }
