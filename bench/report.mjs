@@ -328,7 +328,7 @@ out.push([
   '1. `npm run build`.',
   `2. \`PEERS=" " WORKLOADS=" " ${meta.shared ?? '../shared'}/bench/peers.sh\`: creates the database and loads shop-postgres.sql at scale 1 when its tables are missing (DATABASE_URL=${meta.database_url ?? '?'}).`,
   '3. Preflight: `PEERS=<peer> WORKLOADS=" " peers.sh` for each requested peer; one that fails is left out, with its reason above.',
-  `4. \`${meta.sluice_cmd ?? 'node dist/cli/main.js serve'}\`, warmed up with \`wrk -t1 -c${meta.connections} -d${Number(meta.duration) * Number(meta.rounds)}s /health/live\` (${meta.sluice_warmup ?? '?'}: the load peers.sh's \`hello\` puts on the baseline before the other workloads), then \`SLUICE_URL=http://127.0.0.1:${port} PEERS="${measured}" peers.sh\`, while \`node bench/sampler.mjs\` reads /proc every 0.5 s.`,
+  `4. \`${meta.sluice_cmd ?? 'node dist/cli/main.js serve'}\` (configuration: \`${meta.sluice_config ?? '?'}\` — no request log lines, like the baseline's \`logger: false\`), warmed up with \`wrk -t1 -c${meta.connections} -d${Number(meta.duration) * Number(meta.rounds)}s /health/live\` (${meta.sluice_warmup ?? '?'}: the load peers.sh's \`hello\` puts on the baseline before the other workloads), then \`SLUICE_URL=http://127.0.0.1:${port} PEERS="${measured}" peers.sh\`, while \`node bench/sampler.mjs\` reads /proc every 0.5 s.`,
   `5. A fresh \`${meta.sluice_cmd ?? 'node dist/cli/main.js serve'}\`, then \`curl -s -H 'accept: application/x-ndjson' http://127.0.0.1:${port}/api/v1/orders | awk …\` (and \`accept: text/csv\`), then \`wrk -t1 -c${meta.connections} -d${meta.keyset_duration}s --timeout 10s --latency <url>\` for each pagination case.`,
   '6. `node bench/report.mjs bench/results/<stamp> docs/benchmarks.md`.',
 ].join('\n'), '');

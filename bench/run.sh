@@ -181,7 +181,11 @@ own_pids+=($!)
 # cheapest route, /health/live, first. Run as `npm start` runs it (V8 flag of the bin's shebang),
 # with the pool size the baseline and the peers use. Like the peers, which serve every caller:
 # anonymous callers get full access (bench/auth.sh measures what credentials and policies cost).
-printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\n' > "$out/sluice.config.yaml"
+# Like the baseline (`logger: false`), no log line per request: the figures compare the work of
+# serving the same SQL. Sluice's default writes one (measured on pk: ~51 vs ~41 µs of Sluice CPU
+# per request, about 10 % of throughput); bench/ops.sh runs with the defaults.
+printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\nlog: { requests: false }\n' > "$out/sluice.config.yaml"
+kv sluice_config "$(tr '\n' ' ' < "$out/sluice.config.yaml")"
 sluice_cmd="env SLUICE_DATABASE_POOL_MAX=${SLUICE_POOL_MAX:-16} $NODE --max-semi-space-size=8 dist/cli/main.js serve --db $DATABASE_URL --port $SLUICE_PORT --config $out/sluice.config.yaml"
 export SLUICE_URL=http://127.0.0.1:$SLUICE_PORT
 kv sluice_cmd "$sluice_cmd"
