@@ -35,7 +35,13 @@ bench_start() {
   kv() { printf '%s=%s\n' "$1" "$2" >> "$out/meta.env"; }
   : > "$out/meta.env"
   pids=()
-  cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+  # Killed and waited for: the next benchmark must find the ports free (the servers run with no
+  # drain delay, SLUICE_SERVER_DRAIN_DELAY=0s: no load balancer needs telling here).
+  cleanup() {
+    local p
+    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]:-}"; do [ -n "$p" ] && { timeout 30 tail --pid="$p" -f /dev/null 2>/dev/null || true; }; done
+  }
   trap cleanup EXIT
   for port in "$@"; do
     if ss -ltnH "sport = :$port" | grep -q .; then echo "$name: port $port is in use; stop that server first" >&2; exit 1; fi

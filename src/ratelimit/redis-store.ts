@@ -12,11 +12,12 @@ import type { Rule } from './rules.ts';
 
 /**
  * Decides a batch of requests in order, each as if alone (a key several requests share is read
- * once and written once per batch). KEYS: the logs of every request's limits,
- * request after request. ARGV[1]: the time in ms ('' = the server's clock; tests pass a fake one);
- * ARGV[2]: the number of requests; then per request its number of limits n and n pairs of limit
- * and window (ms). Returns per request { admitted (1|0), index of the limit the headers describe
- * (1-based), remaining, reset ms }, flattened.
+ * once and written once per batch). KEYS: the distinct logs the batch touches. ARGV[1]: the time
+ * in ms ('' = the server's clock; tests pass a fake one); ARGV[2]: the number m of distinct rules,
+ * then m pairs of limit and window (ms); then the number of requests; then per request its number
+ * of limits n and n pairs (index in KEYS, index of the rule), 1-based. Returns per request
+ * { admitted (1|0), which of its limits the headers describe (1-based), remaining, reset ms },
+ * flattened.
  */
 export const DECIDE_SCRIPT = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
@@ -39,31 +40,49 @@ local function open(key, limit, window)
     redis.call('LTRIM', key, 0, limit - 1)
     len = limit
   end
+  -- The oldest entries (up to 64 at a time, oldest last): those that left the window go in one
+  -- LTRIM (a busy key loses about as many per call as it gains).
   local oldest = nil
   while len > 0 do
-    local t = tonumber(redis.call('LINDEX', key, -1))
-    if t > edge then
-      oldest = t
+    local tail = redis.call('LRANGE', key, -64, -1)
+    local n = #tail
+    local expired = 0
+    for j = n, 1, -1 do
+      if tonumber(tail[j]) > edge then break end
+      expired = expired + 1
+    end
+    if expired >= len then
+      redis.call('DEL', key)
+    elseif expired > 0 then
+      redis.call('LTRIM', key, 0, -(expired + 1))
+    end
+    len = len - expired
+    if expired < n then
+      oldest = tonumber(tail[n - expired])
       break
     end
-    redis.call('RPOP', key)
-    len = len - 1
   end
   s = { len = len, oldest = oldest, added = 0, window = window }
   state[key] = s
   touched[#touched + 1] = key
   return s
 end
+local limits, windows = {}, {}
+local m = tonumber(ARGV[2])
+for j = 1, m do
+  limits[j], windows[j] = tonumber(ARGV[1 + 2 * j]), tonumber(ARGV[2 + 2 * j])
+end
 local out = {}
-local k0, a0 = 0, 3
-for r = 1, tonumber(ARGV[2]) do
+local a0 = 4 + 2 * m
+for r = 1, tonumber(ARGV[3 + 2 * m]) do
   local n = tonumber(ARGV[a0])
   local refused, wait = 0, 0
-  local states = {}
+  local states, rules = {}, {}
   for i = 1, n do
-    local limit, window = tonumber(ARGV[a0 + 2 * i - 1]), tonumber(ARGV[a0 + 2 * i])
-    local s = open(KEYS[k0 + i], limit, window)
-    states[i] = s
+    local rule = tonumber(ARGV[a0 + 2 * i])
+    local limit, window = limits[rule], windows[rule]
+    local s = open(KEYS[tonumber(ARGV[a0 + 2 * i - 1])], limit, window)
+    states[i], rules[i] = s, rule
     if s.len + s.added >= limit then
       local until_free = (s.oldest or now) + window - now
       if refused == 0 or until_free > wait then
@@ -76,7 +95,7 @@ for r = 1, tonumber(ARGV[2]) do
   else
     local pick, pick_remaining, pick_reset = 0, 0, 0
     for i = 1, n do
-      local limit, window = tonumber(ARGV[a0 + 2 * i - 1]), tonumber(ARGV[a0 + 2 * i])
+      local limit, window = limits[rules[i]], windows[rules[i]]
       local s = states[i]
       local before = s.len + s.added
       s.added = s.added + 1
@@ -90,7 +109,6 @@ for r = 1, tonumber(ARGV[2]) do
     end
     out[#out + 1] = 1; out[#out + 1] = pick; out[#out + 1] = pick_remaining; out[#out + 1] = pick_reset
   end
-  k0 = k0 + n
   a0 = a0 + 1 + 2 * n
 end
 for _, key in ipairs(touched) do
@@ -197,15 +215,25 @@ export class RedisLimitStore implements LimitStore {
     for (let i = 0; i < all.length; i += MAX_BATCH) this.sendBatch(all.slice(i, i + MAX_BATCH));
   }
 
+  /** Keys and rules go once per call, requests name them by index (most requests of a turn share them). */
   private sendBatch(batch: readonly Pending[]): void {
-    const keys: string[] = [];
-    const args: Array<string | number> = [this.now ? Math.floor(this.now()) : '', batch.length];
+    const keys = new Map<string, number>();
+    const rules = new Map<Rule, number>();
+    const perRequest: number[] = [batch.length];
     for (const p of batch) {
-      keys.push(...p.keys);
-      args.push(p.rules.length);
-      for (const rule of p.rules) args.push(rule.limit, rule.window);
+      perRequest.push(p.rules.length);
+      p.rules.forEach((rule, i) => {
+        const key = p.keys[i]!;
+        let k = keys.get(key);
+        if (k === undefined) keys.set(key, (k = keys.size + 1));
+        let r = rules.get(rule);
+        if (r === undefined) rules.set(rule, (r = rules.size + 1));
+        perRequest.push(k, r);
+      });
     }
-    (this.client as unknown as WithDecide).sluiceRateLimit(keys.length, ...keys, ...args).then((reply) => {
+    const args: Array<string | number> = [keys.size, ...keys.keys(), this.now ? Math.floor(this.now()) : '', rules.size];
+    for (const rule of rules.keys()) args.push(rule.limit, rule.window);
+    (this.client as unknown as WithDecide).sluiceRateLimit(...args, ...perRequest).then((reply) => {
       batch.forEach((p, i) => {
         const rule = p.rules[reply[4 * i + 1]! - 1]!;
         p.resolve({ admitted: reply[4 * i] === 1, rule, limit: rule.limit, remaining: reply[4 * i + 2]!, resetMs: reply[4 * i + 3]! });

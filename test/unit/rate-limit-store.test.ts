@@ -243,6 +243,26 @@ describe.runIf(withRedis)('Redis store only', () => {
     }
   });
 
+  test('more than one block of expired entries leaves the log at once (trimmed 64 at a time), and the rest stay', async () => {
+    let time = 8_000_000;
+    const store = new RedisLimitStore({ url: REDIS_URL, now: () => time });
+    stores.push(store);
+    await store.connected();
+    const [r] = compileRules([{ name: 'trim', key: 'ip', limit: 300, window: 1_000 }], uniquePrefix());
+    const key = r!.keyPrefix + 't';
+    await Promise.all(Array.from({ length: 150 }, () => store.decide([key], [r!])));
+    time += 500;
+    await Promise.all(Array.from({ length: 50 }, () => store.decide([key], [r!])));
+    expect(await client.llen(key)).toBe(200);
+    time += 501; // the first 150 left the window, the 50 of t+500 did not
+    const d = await store.decide([key], [r!]);
+    expect(d).toMatchObject({ admitted: true, remaining: 300 - 50 - 1, resetMs: 499 });
+    expect(await client.llen(key)).toBe(51);
+    time += 1_000; // all gone
+    expect(await store.decide([key], [r!])).toMatchObject({ admitted: true, remaining: 299, resetMs: 1_000 });
+    expect(await client.llen(key)).toBe(1);
+  });
+
   test('more concurrent requests than one script call takes are split, and all are decided', async () => {
     const store = new RedisLimitStore({ url: REDIS_URL, now: () => 7_000_000 });
     stores.push(store);
