@@ -41,6 +41,7 @@ bench_start() {
     local p
     for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]:-}"; do [ -n "$p" ] && { timeout 30 tail --pid="$p" -f /dev/null 2>/dev/null || true; }; done
+    return 0
   }
   trap cleanup EXIT
   for port in "$@"; do
