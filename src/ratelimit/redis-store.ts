@@ -28,6 +28,12 @@ else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local limits, windows = {}, {}
+local m = tonumber(ARGV[2])
+local chunk = math.max(4, math.min(64, tonumber(ARGV[3 + 2 * m]) + 2))
+for j = 1, m do
+  limits[j], windows[j] = tonumber(ARGV[1 + 2 * j]), tonumber(ARGV[2 + 2 * j])
+end
 -- Per key touched by the batch: entries in the window, the oldest of them, and the admissions of
 -- this batch (all at 'now', pushed together at the end). Each key is read and trimmed once.
 local state, touched = {}, {}
@@ -40,11 +46,19 @@ local function open(key, limit, window)
     redis.call('LTRIM', key, 0, limit - 1)
     len = limit
   end
-  -- The oldest entries (up to 64 at a time, oldest last): those that left the window go in one
-  -- LTRIM (a busy key loses about as many per call as it gains).
+  -- The oldest entries, a few more than this call adds (a busy key loses about as many per call
+  -- as it gains), oldest last: those that left the window go in one LTRIM. After a quiet spell
+  -- more may have left: then twice as many at each step, and a log whose newest entry left is
+  -- dropped whole.
+  if len > chunk and tonumber(redis.call('LINDEX', key, 0)) <= edge then
+    redis.call('DEL', key)
+    len = 0
+  end
   local oldest = nil
+  local step = chunk
   while len > 0 do
-    local tail = redis.call('LRANGE', key, -64, -1)
+    local tail = redis.call('LRANGE', key, -step, -1)
+    step = math.min(step * 2, 4096)
     local n = #tail
     local expired = 0
     for j = n, 1, -1 do
@@ -66,11 +80,6 @@ local function open(key, limit, window)
   state[key] = s
   touched[#touched + 1] = key
   return s
-end
-local limits, windows = {}, {}
-local m = tonumber(ARGV[2])
-for j = 1, m do
-  limits[j], windows[j] = tonumber(ARGV[1 + 2 * j]), tonumber(ARGV[2 + 2 * j])
 end
 local out = {}
 local a0 = 4 + 2 * m
@@ -162,8 +171,9 @@ export class RedisLimitStore implements LimitStore {
       maxRetriesPerRequest: 0,
       commandTimeout: options.commandTimeout ?? 250,
       connectTimeout: 2000,
-      // Decisions of concurrent requests go out in one write.
-      enableAutoPipelining: true,
+      // The store batches the decisions of one event-loop turn itself (send()): ioredis's own
+      // auto-pipelining would only add a Pipeline object per call.
+      enableAutoPipelining: false,
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
     });
     this.client.on('error', (err: Error) => options.onError?.(err));
