@@ -36,12 +36,14 @@ export interface ServerOptions {
 const EMPTY_QUERY = Object.freeze({});
 
 /**
- * Log lines go to stdout without blocking: a request's line is queued and written while the next
- * requests are served (lines written together under load), instead of a write system call per
- * request; pino flushes what is queued when the process exits.
+ * Log lines go to stdout without blocking, in blocks of 4 KB or at least every second, instead of
+ * a write system call per request line: with --workers 2 the workers' writes to one stdout
+ * contended, and a cached read served 1.14× one worker's rate instead of 1.3× (measured). pino
+ * flushes what is queued when the process exits; a process killed with SIGKILL loses at most the
+ * last second of lines.
  */
 let stdout: ReturnType<typeof pino.destination> | undefined;
-const stdoutLog = () => (stdout ??= pino.destination({ dest: 1, sync: false }));
+const stdoutLog = () => (stdout ??= pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 1000 }));
 
 /** A Buffer keeps the media type exactly as RFC 9457 names it (Fastify appends a charset to strings). */
 function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
