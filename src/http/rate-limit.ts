@@ -111,9 +111,11 @@ function limitHook(engine: Engine, limiter: RateLimiter, table: RuleTable): onRe
       chosen.push(rule);
     }
     if (!chosen.length) return next(null);
-    const d = limiter.decide(keys, chosen);
-    if (d instanceof Promise) d.then(next, fail);
-    else next(d);
+    try {
+      limiter.decideWith(keys, chosen, next);
+    } catch (err) {
+      fail(err as Error);
+    }
   };
 
   return function rateLimitHook(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {

@@ -86,6 +86,21 @@ export class RateLimiter {
     });
   }
 
+  /**
+   * {@link decide} with a callback (at once on the in-process store): the request hook's path,
+   * with no promise per request.
+   */
+  decideWith(keys: readonly string[], rules: readonly Rule[], next: (decision: Decision) => void): void {
+    if (!this.redis || this.fallback) return next(this.counted(this.local.decide(keys, rules)));
+    this.redis.decideWith(keys, rules, (err, decision) => {
+      if (err) {
+        this.onRedisError(err);
+        return next(this.counted(this.local.decide(keys, rules)));
+      }
+      next(this.counted(decision!));
+    });
+  }
+
   private counted(decision: Decision): Decision {
     if (!decision.admitted) this.options.onReject?.(decision.rule.name);
     return decision;

@@ -14,8 +14,9 @@ import type { Rule } from './rules.ts';
  * Decides a batch of requests in order, each as if alone (a key several requests share is read
  * once and written once per batch). KEYS: the distinct logs the batch touches. ARGV[1]: the time
  * in ms ('' = the server's clock; tests pass a fake one); ARGV[2]: the number m of distinct rules,
- * then m pairs of limit and window (ms); then the number of requests; then per request its number
- * of limits n and n pairs (index in KEYS, index of the rule), 1-based. Returns per request
+ * then m pairs of limit and window (ms); then the number of requests; then groups of requests
+ * with the same limits (consecutive requests of one caller): the group's size c, its number of
+ * limits n and n pairs (index in KEYS, index of the rule), 1-based. Returns per request
  * { admitted (1|0), which of its limits the headers describe (1-based), remaining, reset ms },
  * flattened.
  */
@@ -83,15 +84,20 @@ local function open(key, limit, window)
 end
 local out = {}
 local a0 = 4 + 2 * m
-for r = 1, tonumber(ARGV[3 + 2 * m]) do
-  local n = tonumber(ARGV[a0])
-  local refused, wait = 0, 0
+local left = tonumber(ARGV[3 + 2 * m])
+while left > 0 do
+  local c, n = tonumber(ARGV[a0]), tonumber(ARGV[a0 + 1])
   local states, rules = {}, {}
   for i = 1, n do
-    local rule = tonumber(ARGV[a0 + 2 * i])
-    local limit, window = limits[rule], windows[rule]
-    local s = open(KEYS[tonumber(ARGV[a0 + 2 * i - 1])], limit, window)
-    states[i], rules[i] = s, rule
+    local rule = tonumber(ARGV[a0 + 1 + 2 * i])
+    rules[i] = rule
+    states[i] = open(KEYS[tonumber(ARGV[a0 + 2 * i])], limits[rule], windows[rule])
+  end
+  for _ = 1, c do
+  local refused, wait = 0, 0
+  for i = 1, n do
+    local limit, window = limits[rules[i]], windows[rules[i]]
+    local s = states[i]
     if s.len + s.added >= limit then
       local until_free = (s.oldest or now) + window - now
       if refused == 0 or until_free > wait then
@@ -118,7 +124,9 @@ for r = 1, tonumber(ARGV[3 + 2 * m]) do
     end
     out[#out + 1] = 1; out[#out + 1] = pick; out[#out + 1] = pick_remaining; out[#out + 1] = pick_reset
   end
-  a0 = a0 + 1 + 2 * n
+  end
+  left = left - c
+  a0 = a0 + 2 + 2 * n
 end
 for _, key in ipairs(touched) do
   local s = state[key]
@@ -135,12 +143,26 @@ return out
 /** Requests decided by one script call at most (the script holds Redis while it runs). */
 const MAX_BATCH = 64;
 
+/** Called with the decision, or with the error when Redis did not decide. */
+export type Decided = (err: Error | null, decision?: Decision) => void;
+
 interface Pending {
   readonly keys: readonly string[];
   readonly rules: readonly Rule[];
-  readonly resolve: (decision: Decision) => void;
-  readonly reject: (err: unknown) => void;
+  readonly done: Decided;
 }
+
+/** One request's callback; a callback that throws must not keep the rest of its batch waiting. */
+function settle(p: Pending, err: Error | null, decision?: Decision): void {
+  try {
+    p.done(err, decision);
+  } catch (thrown) {
+    process.emitWarning(thrown as Error);
+  }
+}
+
+/** Whether two requests go to the same logs under the same rules (one group of the script's input). */
+const sameLimits = (a: Pending, b: Pending) => a.rules.length === b.rules.length && a.rules.every((r, i) => r === b.rules[i] && a.keys[i] === b.keys[i]);
 
 export interface RedisLimitStoreOptions {
   readonly url: string;
@@ -213,10 +235,13 @@ export class RedisLimitStore implements LimitStore {
    * decided on its own, in arrival order, atomically.
    */
   decide(keys: readonly string[], rules: readonly Rule[]): Promise<Decision> {
-    return new Promise((resolve, reject) => {
-      if (this.queue.length === 0) setImmediate(this.flush);
-      this.queue.push({ keys, rules, resolve, reject });
-    });
+    return new Promise((resolve, reject) => this.decideWith(keys, rules, (err, d) => (err ? reject(err) : resolve(d!))));
+  }
+
+  /** {@link decide} with a callback: no promise per request on the hot path. */
+  decideWith(keys: readonly string[], rules: readonly Rule[], done: Decided): void {
+    if (this.queue.length === 0) setImmediate(this.flush);
+    this.queue.push({ keys, rules, done });
   }
 
   private send(): void {
@@ -225,13 +250,22 @@ export class RedisLimitStore implements LimitStore {
     for (let i = 0; i < all.length; i += MAX_BATCH) this.sendBatch(all.slice(i, i + MAX_BATCH));
   }
 
-  /** Keys and rules go once per call, requests name them by index (most requests of a turn share them). */
+  /**
+   * Keys and rules go once per call, requests name them by index, and consecutive requests with
+   * the same keys and rules (one busy caller) go as one group with a count.
+   */
   private sendBatch(batch: readonly Pending[]): void {
     const keys = new Map<string, number>();
     const rules = new Map<Rule, number>();
     const perRequest: number[] = [batch.length];
-    for (const p of batch) {
-      perRequest.push(p.rules.length);
+    let count = 0;
+    batch.forEach((p, j) => {
+      if (j > 0 && sameLimits(p, batch[j - 1]!)) {
+        perRequest[count]!++;
+        return;
+      }
+      count = perRequest.length;
+      perRequest.push(1, p.rules.length);
       p.rules.forEach((rule, i) => {
         const key = p.keys[i]!;
         let k = keys.get(key);
@@ -240,16 +274,16 @@ export class RedisLimitStore implements LimitStore {
         if (r === undefined) rules.set(rule, (r = rules.size + 1));
         perRequest.push(k, r);
       });
-    }
+    });
     const args: Array<string | number> = [keys.size, ...keys.keys(), this.now ? Math.floor(this.now()) : '', rules.size];
     for (const rule of rules.keys()) args.push(rule.limit, rule.window);
     (this.client as unknown as WithDecide).sluiceRateLimit(...args, ...perRequest).then((reply) => {
       batch.forEach((p, i) => {
         const rule = p.rules[reply[4 * i + 1]! - 1]!;
-        p.resolve({ admitted: reply[4 * i] === 1, rule, limit: rule.limit, remaining: reply[4 * i + 2]!, resetMs: reply[4 * i + 3]! });
+        settle(p, null, { admitted: reply[4 * i] === 1, rule, limit: rule.limit, remaining: reply[4 * i + 2]!, resetMs: reply[4 * i + 3]! });
       });
-    }, (err: unknown) => {
-      for (const p of batch) p.reject(err);
+    }, (err: Error) => {
+      for (const p of batch) settle(p, err);
     });
   }
 

@@ -263,6 +263,18 @@ describe.runIf(withRedis)('Redis store only', () => {
     expect(await client.llen(key)).toBe(1);
   });
 
+  test('interleaved callers in one call keep their own counts and their arrival order', async () => {
+    const store = new RedisLimitStore({ url: REDIS_URL, now: () => 9_000_000 });
+    stores.push(store);
+    await store.connected();
+    const [r] = compileRules([{ name: 'mix', key: 'ip', limit: 3, window: 60_000 }], uniquePrefix());
+    const who = ['a', 'a', 'b', 'a', 'b', 'b', 'a', 'b', 'a', 'b'];
+    const decisions = await Promise.all(who.map((w) => store.decide([r!.keyPrefix + w], [r!])));
+    const of = (w: string) => decisions.filter((_, i) => who[i] === w).map((d) => (d.admitted ? d.remaining : 'refused'));
+    expect(of('a')).toEqual([2, 1, 0, 'refused', 'refused']);
+    expect(of('b')).toEqual([2, 1, 0, 'refused', 'refused']);
+  });
+
   test('more concurrent requests than one script call takes are split, and all are decided', async () => {
     const store = new RedisLimitStore({ url: REDIS_URL, now: () => 7_000_000 });
     stores.push(store);
