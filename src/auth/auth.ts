@@ -65,11 +65,25 @@ export class Auth {
 
   /** The caller of a request: synchronous when its credentials were verified before. */
   principal(headers: IncomingHttpHeaders): Principal | Promise<Principal> {
+    return this.resolve(headers, true)!;
+  }
+
+  /**
+   * The caller when knowing it starts no work — anonymous, or credentials verified before —
+   * else undefined (a key lookup or a signature check would be needed). Malformed or refused
+   * credentials throw as in {@link principal}. For what runs before or after the request's own
+   * work: rate limits by address first, the request log.
+   */
+  knownPrincipal(headers: IncomingHttpHeaders): Principal | undefined {
+    return this.resolve(headers, false) as Principal | undefined;
+  }
+
+  private resolve(headers: IncomingHttpHeaders, verify: boolean): Principal | Promise<Principal> | undefined {
     const apiKey = headers['x-api-key'];
     const authorization = headers.authorization;
     if (apiKey !== undefined) {
       if (authorization !== undefined) throw unauthorized('send one credential: X-API-Key or Authorization, not both');
-      return this.fromKey(Array.isArray(apiKey) ? '' : apiKey);
+      return this.fromKey(Array.isArray(apiKey) ? '' : apiKey, verify);
     }
     if (authorization === undefined) {
       if (this.anonymous) return this.anonymous;
@@ -78,13 +92,14 @@ export class Auth {
     const match = /^Bearer +(\S+) *$/i.exec(authorization);
     if (!match) throw unauthorized('the Authorization header must be "Bearer <API key or JWT>"');
     const token = match[1]!;
-    return ApiKeyStore.looksLikeKey(token) ? this.fromKey(token) : this.fromToken(token);
+    return ApiKeyStore.looksLikeKey(token) ? this.fromKey(token, verify) : this.fromToken(token, verify);
   }
 
-  private fromKey(presented: string): Principal | Promise<Principal> {
+  private fromKey(presented: string, verify: boolean): Principal | Promise<Principal> | undefined {
     if (!this.keys) throw unauthorized('API keys are disabled on this server (auth.apiKeys.enabled)');
     const cached = this.keys.cachedAuthenticate(presented);
     if (cached !== undefined) return this.keyPrincipal(cached);
+    if (!verify) return undefined;
     return this.keys.authenticate(presented).then((record) => this.keyPrincipal(record));
   }
 
@@ -99,10 +114,11 @@ export class Auth {
     return principal;
   }
 
-  private fromToken(token: string): Principal | Promise<Principal> {
+  private fromToken(token: string, verify: boolean): Principal | Promise<Principal> | undefined {
     if (!this.jwt) throw unauthorized('this server takes API keys; JWTs are not configured (auth.jwt)');
     const cached = this.jwt.cached(token);
     if (cached) return this.tokenPrincipal(cached);
+    if (!verify) return undefined;
     return this.jwt.verify(token).then((identity) => this.tokenPrincipal(identity));
   }
 

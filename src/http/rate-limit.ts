@@ -5,7 +5,7 @@
  * when `rateLimits` is absent.
  *
  * Order, so that limits protect the work behind them: when the caller's credentials are cached
- * (`engine.auth.principal` answers synchronously), every limit is decided in one call (one Redis
+ * (`engine.auth.knownPrincipal` answers), every limit is decided in one call (one Redis
  * round trip). When they are not (an API key or JWT seen for the first time, or a key whose cache
  * entry expired), the `ip` limits are decided first — before the key's database lookup or the
  * token's signature check, so that credential spraying is limited by address — and the limits
@@ -13,9 +13,7 @@
  * limits and are then refused with the usual 401.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Engine } from '../engine.ts';
-import { ApiKeyStore } from '../auth/api-keys.ts';
 import type { Principal } from '../auth/principal.ts';
 import { SluiceError } from '../errors/registry.ts';
 import type { RateLimiter } from '../ratelimit/limiter.ts';
@@ -25,7 +23,6 @@ import { isEmpty, keyValue, RuleTable, type Rule, type RulePlan } from '../ratel
 /** Paths that are never limited, even when the base path is empty. */
 const EXEMPT = ['/health', '/metrics', '/docs', '/openapi.json', '/problems', '/admin'];
 
-const BEARER = /^Bearer +(\S+) *$/i;
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
@@ -59,23 +56,6 @@ function refusal(d: Decision): SluiceError {
   const wait = seconds(d.resetMs);
   const headers = { ...limitHeaders(d), 'retry-after': String(wait) };
   return new SluiceError('SLUICE_RATE_LIMITED', `rate limit '${d.rule.name}' exceeded: at most ${d.limit} requests per ${d.rule.window / 1000} s; retry in ${wait} s`, undefined, headers);
-}
-
-/**
- * Whether the request presents an API key that the key cache does not hold (its check would
- * read the database). Mirrors the credential grammar of auth/auth.ts.
- */
-function keyLookupNeeded(engine: Engine, headers: IncomingHttpHeaders): boolean {
-  const keys = engine.auth.keys;
-  if (!keys) return false;
-  let presented = headers['x-api-key'];
-  if (presented === undefined) {
-    const authorization = headers.authorization;
-    if (authorization === undefined) return false;
-    presented = BEARER.exec(authorization)?.[1];
-    if (presented === undefined || !ApiKeyStore.looksLikeKey(presented)) return false;
-  }
-  return typeof presented === 'string' && keys.cachedAuthenticate(presented) === undefined;
 }
 
 /** Whether a route's URL is an API route that the limits cover. */
@@ -130,41 +110,28 @@ function limitHook(engine: Engine, limiter: RateLimiter, table: RuleTable): onRe
     };
     if (!plan.principal.length) return decide(request, plan.ip, null, (d) => finish(d, null), done);
 
-    // A key not in the cache would be looked up in the database by `principal()`: the address
-    // limits go first, and the lookup only happens for an address within them.
-    if (plan.ip.length && keyLookupNeeded(engine, request.headers)) {
-      return decide(request, plan.ip, null, (first) => {
-        if (first && !first.admitted) return finish(first, null);
-        let later: Principal | Promise<Principal>;
-        try {
-          later = engine.auth.principal(request.headers);
-        } catch (err) {
-          return finish(first, err);
-        }
-        const next = (p: Principal) => decide(request, plan.principal, p, (second) => finish(second ? tighter(first, second) : first, null), done);
-        if (later instanceof Promise) later.then(next, (err: unknown) => finish(first, err));
-        else next(later);
-      }, done);
-    }
-    let principal: Principal | Promise<Principal>;
+    let known: Principal | undefined;
     try {
-      principal = engine.auth.principal(request.headers);
+      known = engine.auth.knownPrincipal(request.headers);
     } catch (err) {
       // No or malformed credentials: the address limits count it, then the 401.
       return decide(request, plan.ip, null, (d) => finish(d, err), done);
     }
-    if (!(principal instanceof Promise)) {
-      return decide(request, plan.all, principal, (d) => finish(d, null), done);
-    }
-    // A token seen for the first time is being verified: the address limits meanwhile, the others after it.
-    const pending = principal;
-    pending.catch(() => undefined);
+    if (known) return decide(request, plan.all, known, (d) => finish(d, null), done);
+    // Credentials not verified yet (a key not in the cache, a token not seen before): the address
+    // limits go first, and the key's database lookup or the token's signature check only happens
+    // for an address within them; the limits keyed by the principal once it is known.
     decide(request, plan.ip, null, (first) => {
       if (first && !first.admitted) return finish(first, null);
-      pending.then(
-        (p) => decide(request, plan.principal, p, (second) => finish(second ? tighter(first, second) : first, null), done),
-        (err: unknown) => finish(first, err),
-      );
+      let later: Principal | Promise<Principal>;
+      try {
+        later = engine.auth.principal(request.headers);
+      } catch (err) {
+        return finish(first, err);
+      }
+      const next = (p: Principal) => decide(request, plan.principal, p, (second) => finish(second ? tighter(first, second) : first, null), done);
+      if (later instanceof Promise) later.then(next, (err: unknown) => finish(first, err));
+      else next(later);
     }, done);
   };
 }

@@ -27,11 +27,9 @@ export interface LoggedCaller {
  */
 export function callerOf(engine: Engine, request: FastifyRequest): LoggedCaller | undefined {
   try {
-    const principal = engine.auth.principal(request.headers);
-    if (principal instanceof Promise) {
-      principal.catch(() => undefined); // not verified while serving (e.g. refused earlier): no caller
-      return undefined;
-    }
+    // Credentials not verified while serving (e.g. refused by a rate limit first): no caller.
+    const principal = engine.auth.knownPrincipal(request.headers);
+    if (!principal) return undefined;
     return principal.id === null ? { role: principal.role } : { id: principal.id, role: principal.role };
   } catch {
     return undefined;
