@@ -69,6 +69,9 @@ describe.each(await dialects())('metrics (%s)', (dialect) => {
     expect(sample(after, 'http_requests_in_flight')).toBeGreaterThanOrEqual(1);
     expect(after).toMatch(/^process_cpu_user_seconds_total \d/m);
     expect(after).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+    expect(after).toMatch(/^nodejs_heap_space_size_used_bytes\{/m);
+    // Left out on purpose (src/metrics/instruments.ts): an observer of every garbage collection.
+    expect(after).not.toMatch(/nodejs_gc_duration_seconds/);
   });
 
   it('times database statements by target and operation, and shows pool usage where there is a pool', async () => {
