@@ -45,8 +45,6 @@ export class RateLimiter {
   private probe: ReturnType<typeof setInterval> | null = null;
   private closed = false;
   private probing = false;
-  private readonly onRedisError = (err: unknown) => this.enterFallback(err);
-  private readonly afterRedis = (decision: Decision) => this.counted(decision);
 
   constructor(options: RateLimiterOptions) {
     this.options = options;
@@ -79,11 +77,10 @@ export class RateLimiter {
    * in-process store; never rejects (a Redis failure is decided locally).
    */
   decide(keys: readonly string[], rules: readonly Rule[]): Decision | Promise<Decision> {
-    if (!this.redis || this.fallback) return this.counted(this.local.decide(keys, rules));
-    return this.redis.decide(keys, rules).then(this.afterRedis, (err: unknown) => {
-      this.onRedisError(err);
-      return this.counted(this.local.decide(keys, rules));
-    });
+    let decided: Decision | undefined;
+    let resolve: ((decision: Decision) => void) | undefined;
+    this.decideWith(keys, rules, (decision) => (resolve ? resolve(decision) : (decided = decision)));
+    return decided ?? new Promise((r) => (resolve = r));
   }
 
   /**
@@ -94,7 +91,7 @@ export class RateLimiter {
     if (!this.redis || this.fallback) return next(this.counted(this.local.decide(keys, rules)));
     this.redis.decideWith(keys, rules, (err, decision) => {
       if (err) {
-        this.onRedisError(err);
+        this.enterFallback(err);
         return next(this.counted(this.local.decide(keys, rules)));
       }
       next(this.counted(decision!));
