@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort } from './ports.ts';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -31,18 +31,6 @@ export function haproxyBinary(): string | null {
   if (process.env.CI) throw new Error('haproxy is required when CI is set (.ci/run installs it), but it is not installed');
   process.stderr.write('\n[sluice tests] haproxy is not installed: the scale-out suites are SKIPPED (apt-get install haproxy, or set SLUICE_TEST_HAPROXY; CI=1 requires it)\n');
   return null;
-}
-
-/** A TCP port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
 }
 
 /** Output of a child, kept for error messages (the last 8 kB). */

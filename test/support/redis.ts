@@ -7,7 +7,7 @@
  * message — unless CI is set, where they are required and the run fails.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './ports.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
@@ -51,17 +51,6 @@ export function redisServerAvailable(): boolean {
   if (!ok && process.env.CI) throw new Error('redis-server is required when CI is set');
   if (!ok) process.stderr.write('\n[sluice tests] redis-server is not installed: suites that stop Redis are SKIPPED\n');
   return ok;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A redis-server of the test's own, on a free port, without persistence. */
