@@ -25,11 +25,17 @@ const RAW_TYPES = { getTypeParser: () => (value: string) => value } as unknown a
 const MAX_PREPARED = 256;
 const MAX_SEEN = 1024;
 const rowsOf = (result: pg.QueryResult<unknown[]>): Row[] => result.rows;
+/** What a statement's query configs share: its text, its name once prepared, rows as arrays. */
+interface QueryShape {
+  readonly name?: string;
+  readonly text: string;
+  readonly rowMode: 'array';
+}
 
 export class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
   readonly pool: pg.Pool;
-  private readonly names = new Map<string, string>();
+  private readonly named = new Map<string, QueryShape>();
   /** Texts seen once, oldest first (candidates for a name). */
   private readonly seen = new Set<string>();
   private readonly options: PostgresOptions;
@@ -50,30 +56,33 @@ export class PostgresDatabase implements Database {
   }
 
   /**
-   * Statements are prepared by name once they recur: a text seen for the second time gets a name
-   * (at most MAX_PREPARED of them, never reused, since every connection keeps what it prepared).
-   * One-off texts — a crawler's offsets — run unnamed and use up nothing.
+   * The query config of a statement text. Statements are prepared by name once they recur: a text
+   * seen for the second time gets a name (at most MAX_PREPARED of them, never reused, since every
+   * connection keeps what it prepared). One-off texts — a crawler's offsets — run unnamed and use
+   * up nothing. A named statement's name, text and row mode live on a prototype made once; a
+   * request's config only adds its values (node-postgres copies every own property of each config
+   * it is given, which showed in per-request CPU).
    */
-  private name(sql: string): string | undefined {
-    if (!this.options.preparedStatements) return undefined;
-    const name = this.names.get(sql);
-    if (name !== undefined || this.names.size >= MAX_PREPARED) return name;
+  private config(sql: string): QueryShape {
+    const named = this.named.get(sql);
+    if (named !== undefined) return named;
+    if (!this.options.preparedStatements || this.named.size >= MAX_PREPARED) return { text: sql, rowMode: 'array' };
     if (!this.seen.delete(sql)) {
       if (this.seen.size >= MAX_SEEN) this.seen.delete(this.seen.values().next().value!);
       this.seen.add(sql);
-      return undefined;
+      return { text: sql, rowMode: 'array' };
     }
-    const fresh = `s${this.names.size}`;
-    this.names.set(sql, fresh);
-    return fresh;
+    const shape: QueryShape = { name: `s${this.named.size}`, text: sql, rowMode: 'array' };
+    this.named.set(sql, shape);
+    return shape;
   }
 
   /** No async frame and no spread: this runs once per request. */
   private run(client: pg.Pool | pg.PoolClient, sql: string, params: readonly unknown[]): Promise<Row[]> {
     this.options.onStatement?.(sql, params);
-    const name = this.name(sql);
-    const values = params as unknown[];
-    return client.query<unknown[]>(name ? { name, text: sql, values, rowMode: 'array' } : { text: sql, values, rowMode: 'array' }).then(rowsOf);
+    const config = Object.create(this.config(sql)) as pg.QueryArrayConfig;
+    config.values = params as unknown[];
+    return client.query<unknown[]>(config).then(rowsOf);
   }
 
   query(sql: string, params: readonly unknown[]): Promise<Row[]> {

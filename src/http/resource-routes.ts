@@ -24,7 +24,7 @@ function withCaller(engine: Engine, request: FastifyRequest<{ Params: Params }>,
   const { caller, resource } = callerOf(engine, request, principal);
   return handler(caller, resource);
 }
-import { readList, readOne, splitUrl } from './read-routes.ts';
+import { readList, readOne } from './read-routes.ts';
 import { quickHit } from './respond.ts';
 import { bulk, create, deleteOne, methodNotAllowed, replaceOne, updateOne } from './write-routes.ts';
 
@@ -53,8 +53,11 @@ export function assertAllowed(caller: Caller, resource: Resource, actions: reado
 
 /** The raw (still percent-encoded) last path segment: composite keys split on literal commas. */
 function rawId(request: FastifyRequest): string {
-  const path = splitUrl(request.raw.url ?? '').path.replace(/\/+$/, '');
-  return path.slice(path.lastIndexOf('/') + 1);
+  const url = request.raw.url ?? '';
+  const q = url.indexOf('?');
+  let end = q < 0 ? url.length : q;
+  while (end > 0 && url.charCodeAt(end - 1) === 0x2f) end--; // trailing slashes (ignoreTrailingSlash)
+  return url.slice(url.lastIndexOf('/', end - 1) + 1, end);
 }
 
 type Route = (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => unknown;

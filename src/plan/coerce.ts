@@ -15,6 +15,8 @@ const TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|([+-])(\d{2})(?::?
 const validOffset = (hours: string | undefined, minutes: string | undefined) => hours === undefined || (Number(hours) <= 15 && Number(minutes ?? 0) < 60);
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const INFINITE = new Set(['infinity', '-infinity']);
+/** Integers of a type without a declared range: those a JSON number holds exactly. */
+const SAFE_RANGE = [BigInt(Number.MIN_SAFE_INTEGER), BigInt(Number.MAX_SAFE_INTEGER)] as const;
 
 function invalid(param: string, column: Column, value: string, expected: string): SluiceError {
   const shown = value.length > 60 ? `${value.slice(0, 60)}…` : value;
@@ -34,7 +36,7 @@ export function coerceValue(type: ColumnType, column: Column, raw: string, param
     case 'bigint': {
       if (!INTEGER.test(raw)) throw invalid(param, column, raw, 'an integer');
       const n = BigInt(raw);
-      const [min, max] = type.range ?? [BigInt(Number.MIN_SAFE_INTEGER), BigInt(Number.MAX_SAFE_INTEGER)];
+      const [min, max] = type.range ?? SAFE_RANGE;
       if (n < min || n > max) throw invalid(param, column, raw, `an integer from ${min} to ${max}`);
       return type.kind === 'integer' ? Number(n) : n;
     }

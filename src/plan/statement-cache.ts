@@ -9,19 +9,30 @@ const MAX_ENTRIES = 500;
 /** Longer query strings are not worth keeping (and would let one client fill the cache with junk). */
 export const MAX_CACHED_QUERY = 1024;
 
+/**
+ * An LRU in two generations (as quick-lru): a hit in the young map is one lookup with no
+ * reordering; an old entry that is used moves to the young map; when the young map is full it
+ * becomes the old one and the old one is dropped. Between MAX_ENTRIES and twice that are kept.
+ */
 class Lru<V> {
-  private readonly map = new Map<string, V>();
+  private young = new Map<string, V>();
+  private old = new Map<string, V>();
   get(key: string): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, value);
+    const value = this.young.get(key);
+    if (value !== undefined) return value;
+    const aged = this.old.get(key);
+    if (aged !== undefined) {
+      this.old.delete(key);
+      this.set(key, aged);
     }
-    return value;
+    return aged;
   }
   set(key: string, value: V): void {
-    if (this.map.size >= MAX_ENTRIES) this.map.delete(this.map.keys().next().value!);
-    this.map.set(key, value);
+    if (this.young.size >= MAX_ENTRIES && !this.young.has(key)) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, value);
   }
 }
 

@@ -24,7 +24,12 @@ describe.each(await dialects())('server on %s', (dialect) => {
     expect(missing.headers['x-request-id']).toBe('trace-me-43');
     expect(missing.json().requestId).toBe('trace-me-43');
     const generated = await s().get('/api/v1/orders/1');
-    expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const other = await s().get('/api/v1/orders/1');
+    // UUIDs of version 8 (RFC 9562 layout and variant bits), distinct per request.
+    const UUID8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    expect(generated.headers['x-request-id']).toMatch(UUID8);
+    expect(other.headers['x-request-id']).toMatch(UUID8);
+    expect(other.headers['x-request-id']).not.toBe(generated.headers['x-request-id']);
   });
 
   test('every problem type is a page Sluice serves', async () => {
