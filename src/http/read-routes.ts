@@ -80,7 +80,15 @@ interface CompiledRead {
   readonly header?: readonly string[];
 }
 
-const cache = new StatementCache<CompiledRead>();
+type Compiled = CompiledRead & { params: unknown[] | null };
+/** Cached: compiled for the request's own parameters (`params: null`). */
+type Kept = CompiledRead & { params: null };
+const cache = new StatementCache<Kept>();
+/**
+ * Reads with no query string — a row by its key, a whole list or stream — by resource (of the
+ * role's view, so a new snapshot starts afresh) and mode or format: no key to build and hash.
+ */
+const plainReads = new WeakMap<Resource, Map<string, Kept>>();
 
 /** The raw query without its `cursor` parameter, and the cursor (null when there is none). */
 function splitCursor(query: string): { rest: string; cursor: string | null } {
@@ -115,18 +123,30 @@ function cursorShape(cursor: string): string | null {
  * page: statements are cached by the cursor's shape, and the cursor's values are checked and
  * bound for each request (`params`, null when the statement's own serve).
  */
-function compileRead(engine: Engine, caller: Caller, resource: Resource, query: string, format: Format, key?: readonly unknown[]): CompiledRead & { params: unknown[] | null } {
+function compileRead(engine: Engine, caller: Caller, resource: Resource, query: string, format: Format, key?: readonly unknown[]): Compiled {
+  const mode: ReadMode = key ? 'one' : format === 'json' ? 'list' : 'stream';
+  if (query !== '') return compileQuery(engine, caller, resource, query, format, mode, key);
+  const slot = mode === 'stream' ? format : mode;
+  let byMode = plainReads.get(resource);
+  const hit = byMode?.get(slot);
+  if (hit) return hit;
+  const compiled = compileQuery(engine, caller, resource, query, format, mode, key);
+  if (!byMode) plainReads.set(resource, (byMode = new Map()));
+  byMode.set(slot, { ...compiled, params: null });
+  return compiled;
+}
+
+function compileQuery(engine: Engine, caller: Caller, resource: Resource, query: string, format: Format, mode: ReadMode, key?: readonly unknown[]): Compiled {
   const { compiler } = engine;
   // The role's view: per-role cache entries, and hidden columns, relations and rows stay hidden.
   const { snapshot, rowFilter } = caller.view;
-  const mode: ReadMode = key ? 'one' : format === 'json' ? 'list' : 'stream';
   const { rest, cursor } = splitCursor(query);
   const shape = cursor === null ? '' : cursorShape(cursor);
   const cacheKey = query.length <= MAX_CACHED_QUERY && shape !== null ? `${resource.name}\0${format}\0${rest}\0${mode}\0${shape}` : undefined;
   const lru = cache.for(snapshot);
   const hit = cacheKey === undefined ? undefined : lru.get(cacheKey);
   if (hit) {
-    if (cursor === null) return { ...hit, params: null };
+    if (cursor === null) return hit;
     const { plan, statement } = hit;
     const after = decodeCursor(cursor, plan.sortTag, plan.root.sort);
     const params = [...statement.params];
@@ -145,8 +165,9 @@ function compileRead(engine: Engine, caller: Caller, resource: Resource, query: 
   } else {
     compiled = { plan, statement: compiler.read(plan) };
   }
-  if (cacheKey !== undefined && (cursor === null || compiled.statement.cursorAt !== undefined)) lru.set(cacheKey, compiled);
-  return { ...compiled, params: null };
+  const kept: Kept = { ...compiled, params: null };
+  if (cacheKey !== undefined && (cursor === null || compiled.statement.cursorAt !== undefined)) lru.set(cacheKey, kept);
+  return kept;
 }
 
 /**

@@ -36,18 +36,19 @@ export class TimedDatabase implements Database {
   }
 
   private timed<T>(operation: Operation, run: Promise<T>, start: number, request: RequestTiming | undefined): Promise<T> {
-    const done = () => {
-      const end = performance.now();
-      this.series?.[operation].observe((end - start) / 1000);
-      request?.statement(start, end);
-    };
     return run.then((value) => {
-      done();
+      this.observe(operation, start, request);
       return value;
     }, (err: unknown) => {
-      done();
+      this.observe(operation, start, request);
       throw err;
     });
+  }
+
+  private observe(operation: Operation, start: number, request: RequestTiming | undefined): void {
+    const end = performance.now();
+    this.series?.[operation].observe((end - start) / 1000);
+    request?.statement(start, end);
   }
 
   query(sql: string, params: readonly unknown[]): Promise<Row[]> {
