@@ -132,7 +132,8 @@ function compileRead(engine: Engine, caller: Caller, resource: Resource, query: 
   if (hit) return hit;
   const compiled = compileQuery(engine, caller, resource, query, format, mode, key);
   if (!byMode) plainReads.set(resource, (byMode = new Map()));
-  byMode.set(slot, { ...compiled, params: null });
+  // Without a query there is no cursor: the compiled read serves with its own parameters.
+  byMode.set(slot, compiled as Kept);
   return compiled;
 }
 
