@@ -127,6 +127,8 @@ export const configSchema = z.strictObject({
       acquireTimeout: duration('2s'),
       statementTimeout: duration('5s'),
       streamTimeout: duration('10m'),
+      /** Most statements in flight on one connection (PostgreSQL pipelining); 1 turns it off. */
+      pipeline: int(8, 1, 1000),
     }).prefault({}),
     preparedStatements: bool(true),
     searchConfig: z.string().regex(/^[a-z_][a-z0-9_.]*$/i, { error: 'expected a text search configuration name' }).default('simple'),

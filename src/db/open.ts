@@ -14,7 +14,7 @@ export function openDatabase(config: Config['database'], hooks: { onStatement?: 
   if (/^postgres(ql)?:\/\//.test(url)) {
     return new PostgresDatabase({
       url, max: config.pool.max, acquireTimeout: config.pool.acquireTimeout, statementTimeout: config.pool.statementTimeout,
-      streamTimeout: config.pool.streamTimeout,
+      streamTimeout: config.pool.streamTimeout, pipeline: config.pool.pipeline,
       preparedStatements: config.preparedStatements, onStatement: hooks.onStatement, onError: hooks.onError,
     });
   }

@@ -88,8 +88,7 @@ export class TimedDatabase implements Database {
   }
 }
 
-/** The pool counts of a driver that has a pool (node-postgres), or null (SQLite has connections, no pool). */
+/** The pool counts of a driver that has a pool (PostgreSQL), or null (SQLite has connections, no pool). */
 export function poolStats(db: Database): { total: number; idle: number; waiting: number } | null {
-  const pool = (db as { pool?: { totalCount: number; idleCount: number; waitingCount: number } }).pool;
-  return pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : null;
+  return (db as { poolStats?: () => { total: number; idle: number; waiting: number } }).poolStats?.() ?? null;
 }
