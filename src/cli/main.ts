@@ -7,6 +7,7 @@
  * throughput unchanged within noise). Start `dist/cli/main.js` with the same flag when running
  * it through `node` directly.
  */
+import './v8-flags.ts';
 import { Command, Option } from 'commander';
 import { VERSION } from '../version.ts';
 import { ConfigError } from '../config/load.ts';

@@ -9,13 +9,16 @@
  * the `pk` workload (2 cores, 32 clients): PostgreSQL CPU per request 83 → 56 µs, Sluice's own
  * 150 → 90 µs, against a pool that checks a connection out per statement (docs/performance.md).
  *
- * Where a statement goes: to the oldest connection whose expected wait (statements in flight ×
- * the larger of its recent statement time and the age of the one running) is under
- * {@link GROW_AFTER_MS}. Packing onto the oldest lets the newest fall idle and close after a
- * spike. When none is, another connection opens (one at a time, up to `max`) and the statement
- * takes the connection with the least expected wait — or waits for the new one when every open
- * connection already carries `depth` statements. A slow statement thus holds up the few sent
- * behind it on its connection, not the others, and later ones go around it.
+ * Where a statement goes: to the oldest connection with fewer than `depth` statements in flight
+ * whose oldest statement has run for less than {@link SLOW_MS} (one that has run longer may be a
+ * slow report, and the statements behind it would wait for it). Packing onto the oldest keeps
+ * the connections few — what makes statements leave and run together — and lets the newest fall
+ * idle and close after a spike. When no connection takes it, another opens (one at a time, up
+ * to `max`) and the statement waits for it; at `max`, it joins the connection with the fewest in
+ * flight, or waits for room. Connections open for load, not for latency: on a busy machine every
+ * statement's time stretches, and more connections would only make the backends compete (a
+ * rule that opened one whenever the expected wait passed 5 ms grew to 16 connections and served
+ * embeds 20 % slower than the 6 this rule keeps).
  */
 import pg from 'pg';
 import type { Socket } from 'node:net';
@@ -49,10 +52,8 @@ export interface Lease {
   release(broken?: Error): void;
 }
 
-/** Below this expected wait (ms) a statement joins a busy connection rather than opening one. */
-export const GROW_AFTER_MS = 5;
-/** Weight of the newest sample in a connection's statement time. */
-const EWMA = 0.2;
+/** A connection whose oldest statement has run this long (ms) takes no new ones. */
+export const SLOW_MS = 50;
 
 type Done = (err: Error | null, rows?: Row[]) => void;
 
@@ -111,23 +112,20 @@ class Connection {
   stream: Socket | null = null;
   /** Statements sent and not answered, oldest first (answers come in order). */
   readonly inflight: Statement[] = [];
-  /** Recent statement time (ms): time between answers while statements queue on it. */
-  service = 0.05;
-  lastDone = 0;
   held = false;
   /** Takes no new statements: a reservation waits for it to empty. */
   draining = false;
   dead = false;
-  idleTimer: NodeJS.Timeout | null = null;
+  /** When it last sent or answered a statement (performance.now()). */
+  lastUsed = 0;
 
   constructor(client: pg.Client) {
     this.client = client;
   }
 
-  /** Expected wait (ms) of a statement sent now. */
-  wait(now: number): number {
-    const n = this.inflight.length;
-    return n === 0 ? 0 : n * Math.max(this.service, now - this.inflight[0]!.sentAt);
+  /** Whether its oldest statement has run for SLOW_MS or longer. */
+  stalled(now: number): boolean {
+    return this.inflight.length > 0 && now - this.inflight[0]!.sentAt >= SLOW_MS;
   }
 
   get usable(): boolean {
@@ -149,10 +147,26 @@ export class PipelinePool {
   private readonly corked = new Set<Socket>();
   private uncorkScheduled = false;
   private ended = false;
+  /**
+   * Closes connections unused for `idleTimeout`; one timer for the pool rather than one per
+   * connection set and cleared at every statement.
+   */
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(options: PipelinePoolOptions) {
     this.options = options;
   }
+
+  private sweep = (): void => {
+    const now = performance.now();
+    for (const c of [...this.connections]) {
+      if (!c.held && c.inflight.length === 0 && now - c.lastUsed >= this.options.idleTimeout) void this.close(c);
+    }
+    if (this.connections.length === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
+  };
 
   /** Connections open or opening, those with nothing to do, and statements or transactions waiting for room. */
   stats(): { total: number; idle: number; waiting: number } {
@@ -187,6 +201,7 @@ export class PipelinePool {
 
   async end(): Promise<void> {
     this.ended = true;
+    if (this.sweeper) clearInterval(this.sweeper);
     for (const w of this.queue.splice(0)) {
       clearTimeout(w.timer);
       w.done(new Error('Client was closed and is not queryable'));
@@ -201,24 +216,15 @@ export class PipelinePool {
   private dispatch(w: Waiting): void {
     if (this.ended) return w.done(new Error('Client was closed and is not queryable'));
     const now = performance.now();
-    let best: Connection | null = null;
-    let bestWait = Infinity;
+    let fewest: Connection | null = null;
     for (const c of this.connections) {
       if (!c.usable || c.inflight.length >= this.options.depth) continue;
-      const wait = c.wait(now);
-      // The oldest connection with a short wait: packing statements onto few connections is what
-      // makes them leave and run together (spreading them over all measured 1.5× slower).
-      if (wait < GROW_AFTER_MS) return this.send(c, w, now);
-      if (wait < bestWait) {
-        best = c;
-        bestWait = wait;
-      }
+      if (!c.stalled(now)) return this.send(c, w, now);
+      if (!fewest || c.inflight.length < fewest.inflight.length) fewest = c;
     }
-    const growing = this.opening > 0 || this.connections.length < this.options.max;
+    // None takes it: another connection, or (at max) the one with the fewest in flight.
     if (this.opening === 0 && this.connections.length < this.options.max) this.open();
-    // A connection on its way is better than one busy for a while (a slow statement at its head).
-    if (best && !(growing && bestWait >= GROW_AFTER_MS)) return this.send(best, w, now);
-    // Every connection is full, held or still opening: wait for room.
+    if (fewest && this.opening === 0) return this.send(fewest, w, now);
     w.timer = setTimeout(() => {
       const i = this.queue.indexOf(w);
       if (i >= 0) this.queue.splice(i, 1);
@@ -228,10 +234,7 @@ export class PipelinePool {
   }
 
   private send(c: Connection, w: Waiting, now: number): void {
-    if (c.idleTimer) {
-      clearTimeout(c.idleTimer);
-      c.idleTimer = null;
-    }
+    c.lastUsed = now;
     const statement = new Statement(w.shape, w.values, (err, rows) => this.answered(c, statement, err, rows, w.done));
     statement.sentAt = now;
     c.inflight.push(statement);
@@ -257,12 +260,7 @@ export class PipelinePool {
   private answered(c: Connection, statement: Statement, err: Error | null, rows: Row[] | undefined, done: Done): void {
     const i = c.inflight.indexOf(statement);
     if (i >= 0) c.inflight.splice(i, 1);
-    const now = performance.now();
-    // With statements behind it, the time since the previous answer (or since it was sent, if
-    // later) is what this one took on the server: the connection's pace. A statement alone says
-    // nothing about the next ones (a one-off slow report must not keep statements off for long).
-    if (c.inflight.length > 0) c.service += EWMA * (now - Math.max(statement.sentAt, c.lastDone) - c.service);
-    c.lastDone = now;
+    c.lastUsed = performance.now();
     // The server ended the session (terminated, shutting down): nothing more may go on it.
     if (err && ((err as { severity?: string }).severity === 'FATAL' || (err as { severity?: string }).severity === 'PANIC')) void this.close(c);
     done(err, rows);
@@ -286,17 +284,9 @@ export class PipelinePool {
       clearTimeout(w.timer);
       this.send(c, w, performance.now());
     }
-    if (c.inflight.length === 0 && !c.idleTimer) {
-      c.idleTimer = setTimeout(() => void this.close(c), this.options.idleTimeout);
-      c.idleTimer.unref();
-    }
   }
 
   private hold(c: Connection): Lease {
-    if (c.idleTimer) {
-      clearTimeout(c.idleTimer);
-      c.idleTimer = null;
-    }
     c.held = true;
     // Alone on it: statements wait for each other, and cursors (portals kept open) are allowed.
     (c.client as unknown as { pipeline: boolean }).pipeline = false;
@@ -307,6 +297,7 @@ export class PipelinePool {
         if (released) return;
         released = true;
         c.held = false;
+        c.lastUsed = performance.now();
         (c.client as unknown as { pipeline: boolean }).pipeline = true;
         if (broken) void this.close(c);
         else this.freed(c);
@@ -335,7 +326,12 @@ export class PipelinePool {
       this.opening--;
       if (this.ended) return void client.end().catch(() => undefined);
       c.stream = (client as unknown as { connection: { stream: Socket } }).connection.stream;
+      c.lastUsed = performance.now();
       this.connections.push(c);
+      if (!this.sweeper) {
+        this.sweeper = setInterval(this.sweep, Math.max(10, Math.min(this.options.idleTimeout / 2, 5000)));
+        this.sweeper.unref();
+      }
       this.freed(c);
       // Statements that arrived while every connection was full may fit on this one now, or on
       // the next one to open.
@@ -368,7 +364,6 @@ export class PipelinePool {
   private async close(c: Connection): Promise<void> {
     if (c.dead && !this.connections.includes(c)) return;
     c.dead = true;
-    if (c.idleTimer) clearTimeout(c.idleTimer);
     const i = this.connections.indexOf(c);
     if (i >= 0) this.connections.splice(i, 1);
     await c.client.end().catch(() => undefined);

@@ -8,8 +8,9 @@
 import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { dialects, dropPostgres, postgresEmpty } from '../support/databases.ts';
+import { dialects, dropPostgres, execSql, postgresEmpty } from '../support/databases.ts';
 import { PostgresDatabase, type PostgresOptions } from '../../src/db/postgres.ts';
+import { PipelinePool, SLOW_MS } from '../../src/db/pipeline-pool.ts';
 import { mapDatabaseError } from '../../src/db/errors.ts';
 import { SluiceError } from '../../src/errors/registry.ts';
 
@@ -24,6 +25,7 @@ describe.runIf(onPostgres)('pipelined PostgreSQL connections', () => {
     return db;
   };
   const pids = (rows: Array<readonly unknown[]>) => new Set(rows.map((r) => r[1]));
+  const execSqlRows = (sql: string) => execSql(url, sql);
 
   beforeAll(async () => {
     url = await postgresEmpty();
@@ -52,13 +54,35 @@ describe.runIf(onPostgres)('pipelined PostgreSQL connections', () => {
     const slow = [];
     for (let i = 0; i < 3; i++) {
       slow.push(db.query('select pg_backend_pid(), pg_sleep(0.3)', []));
-      await new Promise((r) => setTimeout(r, 40));
+      await new Promise((r) => setTimeout(r, SLOW_MS + 20));
     }
     const slowPids = new Set((await Promise.all(slow)).map((r) => r[0]![0]));
     expect(slowPids.size).toBe(3);
     expect(db.poolStats()).toMatchObject({ total: 3, idle: 3 });
     const rows = await Promise.all(Array.from({ length: 8 }, (_, i) => db.query('select $1::int, pg_backend_pid()', [i]).then((r) => r[0]!)));
     expect(pids(rows).size).toBe(1);
+  });
+
+  it('closes connections left unused for idleTimeout', async () => {
+    const pool = new PipelinePool({ client: { connectionString: url, application_name: 'sluice-idle-test' }, max: 3, depth: 8, acquireTimeout: 2000, idleTimeout: 150 });
+    const count = async () => Number((await execSqlRows(`select count(*) from pg_stat_activity where application_name = 'sluice-idle-test'`))[0]!.count);
+    try {
+      const slow = [];
+      for (let i = 0; i < 3; i++) {
+        slow.push(pool.query({ text: 'select pg_sleep(0.2)' }, []));
+        await new Promise((r) => setTimeout(r, SLOW_MS + 20));
+      }
+      await Promise.all(slow);
+      expect(pool.stats().total).toBe(3);
+      expect(await count()).toBe(3);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(pool.stats()).toMatchObject({ total: 0, idle: 0 });
+      expect(await count()).toBe(0);
+      // and opens again on demand
+      expect(Number((await pool.query({ text: 'select 7' }, []))[0]![0])).toBe(7);
+    } finally {
+      await pool.end();
+    }
   });
 
   it('sends the statements of one event-loop turn in one write', async () => {
@@ -138,7 +162,7 @@ describe.runIf(onPostgres)('pipelined PostgreSQL connections', () => {
     const db = database({ max: 2 });
     await db.query('select 1', []);
     const slow = db.query('select pg_sleep(1.5), pg_backend_pid()', []);
-    await new Promise((r) => setTimeout(r, 40));
+    await new Promise((r) => setTimeout(r, SLOW_MS + 30));
     const started = performance.now();
     const fast = await Promise.all(Array.from({ length: 5 }, (_, i) => db.query('select $1::int, pg_backend_pid()', [i])));
     expect(performance.now() - started).toBeLessThan(1000);
