@@ -126,7 +126,7 @@ AUTH_SECRET=$secret "$NODE" bench/auth-tokens.mjs "$out/customers.tsv" "$tmp" | 
 for f in pk-A list-A pk-B list-B; do cut -f1 "$tmp/$f.targets" > "$out/$f.paths"; done   # without the tokens
 
 # --- helpers -------------------------------------------------------------------------------------
-sluice_cmd="env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=$SLUICE_POOL_MAX $NODE --max-semi-space-size=8 dist/cli/main.js serve --db $DATABASE_URL --port $SLUICE_PORT"
+sluice_cmd="env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=$SLUICE_POOL_MAX $NODE --max-semi-space-size=4 dist/cli/main.js serve --db $DATABASE_URL --port $SLUICE_PORT"
 kv sluice_cmd "$sluice_cmd --config <tmp>/config-{A,B}.json"
 base=http://127.0.0.1:$SLUICE_PORT
 # busy_pct and wait_quiet NAME (QUIET_WAIT, QUIET_BUSY; logs with log and kv).

@@ -57,13 +57,13 @@ printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\nlog: { requests: false }
 printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\nlog: { requests: false }\n' > "$out/config-b.yaml"
 printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\nlog: { requests: false }\ncache: { ttl: 10m, maxBytes: 64mb, minUses: 2 }\nredis: { url: "%s", prefix: "%sc:" }\n' "$REDIS_URL" "$prefix" > "$out/config-c.yaml"
 start_sluice() { # PORT CONFIG LOG
-  env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 "$NODE" --max-semi-space-size=8 dist/cli/main.js serve --db "$DATABASE_URL" --port "$1" --config "$2" >"$3" 2>&1 &
+  env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 "$NODE" --max-semi-space-size=4 dist/cli/main.js serve --db "$DATABASE_URL" --port "$1" --config "$2" >"$3" 2>&1 &
   pids+=($!)
 }
 start_sluice $PORT_A "$out/config-a.yaml" "$out/sluice-a.log"
 start_sluice $PORT_B "$out/config-b.yaml" "$out/sluice-b.log"
 start_sluice $PORT_C "$out/config-c.yaml" "$out/sluice-c.log"
-kv sluice_cmd "env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 $NODE --max-semi-space-size=8 dist/cli/main.js serve --db $DATABASE_URL --port <port> --config <config>"
+kv sluice_cmd "env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 $NODE --max-semi-space-size=4 dist/cli/main.js serve --db $DATABASE_URL --port <port> --config <config>"
 for url in "http://127.0.0.1:$PORT_BASE/hello" "http://127.0.0.1:$PORT_A/health/live" "http://127.0.0.1:$PORT_B/health/live" "http://127.0.0.1:$PORT_C/health/live"; do
   for _ in $(seq 1 120); do curl -sf -o /dev/null "$url" && break; sleep 0.5; done
   curl -sf -o /dev/null "$url" || { log "$url did not come up"; tail "$out"/*.log >&2; exit 1; }

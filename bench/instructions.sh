@@ -71,7 +71,7 @@ for system in $SYSTEMS; do
     sluice)
       # As bench/run.sh runs it: full access for anonymous callers, no request log lines.
       printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\nlog: { requests: false }\n' > "$out/sluice.yaml"
-      SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 "${cg[@]}" node_modules/.bin/node --max-semi-space-size=8 dist/cli/main.js serve \
+      SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 "${cg[@]}" node_modules/.bin/node --max-semi-space-size=4 dist/cli/main.js serve \
         --db "$DATABASE_URL" --port $port --config "$out/sluice.yaml" >"$out/$system.log" 2>&1 &
       health=/health/live ;;
   esac

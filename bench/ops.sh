@@ -44,14 +44,14 @@ printf "${base}redis: { url: \"%s\", prefix: \"%s\" }\nrateLimits:\n  - { name: 
 printf "${base}cache: { ttl: 10m }\n" > "$out/config-w.yaml"
 start_sluice() { # PORT CONFIG LOG [extra args]
   local port=$1 config=$2 logf=$3; shift 3
-  env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 "$NODE" --max-semi-space-size=8 dist/cli/main.js serve --db "$DATABASE_URL" --port "$port" --config "$config" "$@" >"$logf" 2>&1 &
+  env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 "$NODE" --max-semi-space-size=4 dist/cli/main.js serve --db "$DATABASE_URL" --port "$port" --config "$config" "$@" >"$logf" 2>&1 &
   pids+=($!)
 }
 start_sluice $PORT_N "$out/config-n.yaml" "$out/sluice-n.log"
 start_sluice $PORT_L "$out/config-l.yaml" "$out/sluice-l.log"
 start_sluice $PORT_W1 "$out/config-w.yaml" "$out/sluice-w1.log" --workers 1
 start_sluice $PORT_W2 "$out/config-w.yaml" "$out/sluice-w2.log" --workers 2
-kv sluice_cmd "env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 $NODE --max-semi-space-size=8 dist/cli/main.js serve --db $DATABASE_URL --port <port> --config <config> [--workers N]"
+kv sluice_cmd "env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 $NODE --max-semi-space-size=4 dist/cli/main.js serve --db $DATABASE_URL --port <port> --config <config> [--workers N]"
 for port in $PORT_N $PORT_L $PORT_W1 $PORT_W2; do
   url="http://127.0.0.1:$port/health/live"
   for _ in $(seq 1 120); do curl -sf -o /dev/null "$url" && break; sleep 0.5; done

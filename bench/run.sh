@@ -186,7 +186,7 @@ own_pids+=($!)
 # per request, about 10 % of throughput); bench/ops.sh runs with the defaults.
 printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\nlog: { requests: false }\n' > "$out/sluice.config.yaml"
 kv sluice_config "$(tr '\n' ' ' < "$out/sluice.config.yaml")"
-sluice_cmd="env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=${SLUICE_POOL_MAX:-16} $NODE --max-semi-space-size=8 dist/cli/main.js serve --db $DATABASE_URL --port $SLUICE_PORT --config $out/sluice.config.yaml"
+sluice_cmd="env SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=${SLUICE_POOL_MAX:-16} $NODE --max-semi-space-size=4 dist/cli/main.js serve --db $DATABASE_URL --port $SLUICE_PORT --config $out/sluice.config.yaml"
 export SLUICE_URL=http://127.0.0.1:$SLUICE_PORT
 kv sluice_cmd "$sluice_cmd"
 # The figures are only meaningful on an otherwise idle machine: record how busy it is just before.

@@ -1,11 +1,12 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * The `sluice` command: `serve`, `openapi`, `keys`, `--help` and `--version` on every command.
  *
- * The shebang caps V8's young generation at 2 × 8 MB: under load it otherwise grows to 64 MB,
- * which made up most of the process's resident memory (185 → 133 MB under the benchmark,
- * throughput unchanged within noise). Start `dist/cli/main.js` with the same flag when running
- * it through `node` directly.
+ * The shebang caps V8's young generation at 2 × 4 MB: under load it otherwise grows to 64 MB,
+ * which made up most of the process's resident memory (185 → 133 MB under the benchmark with
+ * 2 × 8 MB; 4 MB, with the settings of ./v8-flags.ts, another 148 → 137 MB at the same
+ * throughput). Start `dist/cli/main.js` with the same flag when running it through `node`
+ * directly.
  */
 import './v8-flags.ts';
 import { Command, Option } from 'commander';
