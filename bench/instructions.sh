@@ -12,7 +12,8 @@
 # (socket system calls) is not counted; neither is PostgreSQL.
 #
 # Environment: WORKLOAD (pk | list | embed1 | embed2, default pk), WARM (s, default 40), MEASURE
-# (s, default 30), CONNECTIONS (default 16), SYSTEMS (default "baseline sluice"), DATABASE_URL
+# (s, default 30), CONNECTIONS (default 16), SYSTEMS (default "baseline sluice"), SLUICE_CONFIG (a
+# configuration file for Sluice instead of the default below, e.g. with rateLimits), DATABASE_URL
 # (default postgres://postgres@127.0.0.1/sluice_shop, loaded by `npm run bench` first), PEERS_DIR
 # (where peers.sh installed the baseline's Node and packages, default /tmp/sluice-peers).
 # Needs valgrind and wrk (apt-get install -y valgrind wrk). Prints one line per system; writes
@@ -71,6 +72,7 @@ for system in $SYSTEMS; do
     sluice)
       # As bench/run.sh runs it: full access for anonymous callers, no request log lines.
       printf 'auth: { anonRole: anon }\nroles: { anon: "*" }\nlog: { requests: false }\n' > "$out/sluice.yaml"
+      [ -n "${SLUICE_CONFIG:-}" ] && cp "$SLUICE_CONFIG" "$out/sluice.yaml"
       SLUICE_SERVER_DRAIN_DELAY=0s SLUICE_DATABASE_POOL_MAX=16 "${cg[@]}" node_modules/.bin/node --max-semi-space-size=4 dist/cli/main.js serve \
         --db "$DATABASE_URL" --port $port --config "$out/sluice.yaml" >"$out/$system.log" 2>&1 &
       health=/health/live ;;

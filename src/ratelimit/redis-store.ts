@@ -5,6 +5,17 @@
  * Time is the Redis server's (`TIME`), so instances with skewed clocks agree. Like the cache's
  * Redis client it fails fast — no offline queue, a short command timeout — and the limiter
  * (limiter.ts) decides locally when it does.
+ *
+ * Leases. A busy caller far from its limit need not go to Redis for every request: with the
+ * requests it sends, an instance asks for a few slots more (about what the caller used in the
+ * last lease period), and Redis grants them when at least {@link LEASE_FLOOR} slots are free —
+ * at most an eighth of those — writing them into the log stamped at the END of the lease period.
+ * The instance admits the caller's next requests from them, without a round trip, until they run
+ * out or 90 % of the period has passed. Every leased slot counts against the limit on every
+ * instance from the moment it is granted and until a full window after the latest moment it may
+ * be used, so no window-long interval ever holds more than `limit` admitted requests; a slot
+ * left unused only makes the limit stricter for a while. Near the limit (fewer free slots than
+ * the floor) every request is decided in Redis, exactly as without leases.
  */
 import { Redis } from 'ioredis';
 import type { Decision, LimitStore } from './store.ts';
@@ -14,11 +25,12 @@ import type { Rule } from './rules.ts';
  * Decides a batch of requests in order, each as if alone (a key several requests share is read
  * once and written once per batch). KEYS: the distinct logs the batch touches. ARGV[1]: the time
  * in ms ('' = the server's clock; tests pass a fake one); ARGV[2]: the number m of distinct rules,
- * then m pairs of limit and window (ms); then the number of requests; then groups of requests
- * with the same limits (consecutive requests of one caller): the group's size c, its number of
- * limits n and n pairs (index in KEYS, index of the rule), 1-based. Returns per request
- * { admitted (1|0), which of its limits the headers describe (1-based), remaining, reset ms },
- * flattened.
+ * then m pairs of limit and window (ms); then the lease floor (free slots needed to grant a
+ * lease); then the number of requests; then groups of requests with the same limits (consecutive
+ * requests of one caller): the group's size c, its number of limits n and n pairs (index in KEYS,
+ * index of the rule), 1-based, then the slots wanted for a lease and the lease period (ms).
+ * Returns per request { admitted (1|0), which of its limits the headers describe (1-based),
+ * remaining, reset ms } and after each group the slots leased, flattened.
  */
 export const DECIDE_SCRIPT = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
@@ -31,12 +43,13 @@ else
 end
 local limits, windows = {}, {}
 local m = tonumber(ARGV[2])
-local chunk = math.max(4, math.min(64, tonumber(ARGV[3 + 2 * m]) + 2))
+local floor_free = tonumber(ARGV[3 + 2 * m])
+local chunk = math.max(4, math.min(64, tonumber(ARGV[4 + 2 * m]) + 2))
 for j = 1, m do
   limits[j], windows[j] = tonumber(ARGV[1 + 2 * j]), tonumber(ARGV[2 + 2 * j])
 end
--- Per key touched by the batch: entries in the window, the oldest of them, and the admissions of
--- this batch (all at 'now', pushed together at the end). Each key is read and trimmed once.
+-- Per key touched by the batch: entries in the window, the oldest and newest of them, and the
+-- stamps this batch adds (pushed together at the end). Each key is read and trimmed once.
 local state, touched = {}, {}
 local function open(key, limit, window)
   local s = state[key]
@@ -47,13 +60,16 @@ local function open(key, limit, window)
     redis.call('LTRIM', key, 0, limit - 1)
     len = limit
   end
+  local newest = nil
+  if len > 0 then newest = tonumber(redis.call('LINDEX', key, 0)) end
   -- The oldest entries, a few more than this call adds (a busy key loses about as many per call
   -- as it gains), oldest last: those that left the window go in one LTRIM. After a quiet spell
   -- more may have left: then twice as many at each step, and a log whose newest entry left is
   -- dropped whole.
-  if len > chunk and tonumber(redis.call('LINDEX', key, 0)) <= edge then
+  if len > chunk and newest <= edge then
     redis.call('DEL', key)
     len = 0
+    newest = nil
   end
   local oldest = nil
   local step = chunk
@@ -77,22 +93,33 @@ local function open(key, limit, window)
       break
     end
   end
-  s = { len = len, oldest = oldest, added = 0, window = window }
+  s = { len = len, oldest = oldest, newest = newest, added = 0, stamps = {}, window = window }
   state[key] = s
   touched[#touched + 1] = key
   return s
 end
+-- A stamp is never older than the newest in its log: the log stays ordered, oldest at the tail.
+local function add(s, stamp)
+  if s.newest ~= nil and s.newest > stamp then stamp = s.newest end
+  s.newest = stamp
+  s.added = s.added + 1
+  s.stamps[#s.stamps + 1] = stamp
+  if s.oldest == nil then s.oldest = stamp end
+end
 local out = {}
-local a0 = 4 + 2 * m
-local left = tonumber(ARGV[3 + 2 * m])
+local a0 = 5 + 2 * m
+local left = tonumber(ARGV[4 + 2 * m])
 while left > 0 do
   local c, n = tonumber(ARGV[a0]), tonumber(ARGV[a0 + 1])
+  local want, period = tonumber(ARGV[a0 + 2 + 2 * n]), tonumber(ARGV[a0 + 3 + 2 * n])
   local states, rules = {}, {}
   for i = 1, n do
     local rule = tonumber(ARGV[a0 + 1 + 2 * i])
     rules[i] = rule
     states[i] = open(KEYS[tonumber(ARGV[a0 + 2 * i])], limits[rule], windows[rule])
   end
+  local all_admitted = true
+  local last = 0
   for _ = 1, c do
   local refused, wait = 0, 0
   for i = 1, n do
@@ -106,6 +133,7 @@ while left > 0 do
     end
   end
   if refused > 0 then
+    all_admitted = false
     out[#out + 1] = 0; out[#out + 1] = refused; out[#out + 1] = 0; out[#out + 1] = wait
   else
     local pick, pick_remaining, pick_reset = 0, 0, 0
@@ -113,8 +141,7 @@ while left > 0 do
       local limit, window = limits[rules[i]], windows[rules[i]]
       local s = states[i]
       local before = s.len + s.added
-      s.added = s.added + 1
-      if s.oldest == nil then s.oldest = now end
+      add(s, now)
       local remaining = limit - before - 1
       local reset = window
       if before > 0 then reset = s.oldest + window - now end
@@ -123,18 +150,35 @@ while left > 0 do
       end
     end
     out[#out + 1] = 1; out[#out + 1] = pick; out[#out + 1] = pick_remaining; out[#out + 1] = pick_reset
+    last = #out
   end
   end
+  -- A lease: slots for the caller's next requests, stamped at the end of the lease period.
+  local granted = 0
+  if want > 0 and all_admitted and last > 0 then
+    local free = nil
+    for i = 1, n do
+      local f = limits[rules[i]] - states[i].len - states[i].added
+      if free == nil or f < free then free = f end
+    end
+    if free >= floor_free then
+      granted = math.min(want, math.floor(free / 8))
+      for _ = 1, granted do
+        for i = 1, n do add(states[i], now + period) end
+      end
+    end
+  end
+  out[#out + 1] = granted
   left = left - c
-  a0 = a0 + 2 + 2 * n
+  a0 = a0 + 4 + 2 * n
 end
 for _, key in ipairs(touched) do
   local s = state[key]
   if s.added > 0 then
-    local stamps = {}
-    for j = 1, s.added do stamps[j] = now end
-    redis.call('LPUSH', key, unpack(stamps))
-    redis.call('PEXPIRE', key, s.window)
+    for i = 1, #s.stamps, 1000 do
+      redis.call('LPUSH', key, unpack(s.stamps, i, math.min(i + 999, #s.stamps)))
+    end
+    redis.call('PEXPIRE', key, s.newest - now + s.window)
   end
 end
 return out
@@ -142,6 +186,32 @@ return out
 
 /** Requests decided by one script call at most (the script holds Redis while it runs). */
 const MAX_BATCH = 64;
+/** Free slots a limit must have for Redis to grant a lease (below it, every request goes to Redis). */
+export const LEASE_FLOOR = 512;
+/** Most slots in one lease. */
+const MAX_LEASE = 2048;
+/** Lease period: a tenth of the shortest window of the caller's limits, at most a second. */
+const leasePeriod = (rules: readonly Rule[]) => Math.min(1000, Math.floor(Math.min(...rules.map((r) => r.window)) / 10));
+
+/**
+ * What an instance knows of one caller's limits (its keys): the slots leased to it and how busy
+ * it has been, which sizes the next lease.
+ */
+interface Lease {
+  /** Slots left to admit requests from. */
+  permits: number;
+  /** Local clock (ms): after this the slots are not used. */
+  expires: number;
+  /** The decision the slots were granted with: the rule the headers describe, its remaining with every slot used. */
+  decision: Decision | null;
+  /** Requests of this caller since `since` (local clock, ms). */
+  demand: number;
+  since: number;
+  /** A lease was asked for and not answered yet. */
+  asking: boolean;
+}
+/** Callers remembered for leases at most (the least recently seen go first). */
+const MAX_LEASES = 10_000;
 
 /** Called with the decision, or with the error when Redis did not decide. */
 export type Decided = (err: Error | null, decision?: Decision) => void;
@@ -150,6 +220,8 @@ interface Pending {
   readonly keys: readonly string[];
   readonly rules: readonly Rule[];
   readonly done: Decided;
+  /** The caller's lease record. */
+  readonly lease: Lease;
 }
 
 /** One request's callback; a callback that throws must not keep the rest of its batch waiting. */
@@ -185,9 +257,13 @@ export class RedisLimitStore implements LimitStore {
   /** Requests waiting for the next script call (sent once the event loop has read what is ready). */
   private queue: Pending[] = [];
   private readonly flush = () => this.send();
+  /** Per caller (its keys), in least-recently-used order. */
+  private readonly leases = new Map<string, Lease>();
+  private readonly clock: () => number;
 
   constructor(options: RedisLimitStoreOptions) {
     this.now = options.now;
+    this.clock = options.now ?? (() => performance.now());
     this.client = new Redis(options.url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -238,10 +314,27 @@ export class RedisLimitStore implements LimitStore {
     return new Promise((resolve, reject) => this.decideWith(keys, rules, (err, d) => (err ? reject(err) : resolve(d!))));
   }
 
-  /** {@link decide} with a callback: no promise per request on the hot path. */
+  /**
+   * {@link decide} with a callback: no promise per request on the hot path. A request of a caller
+   * holding leased slots is decided at once, without Redis.
+   */
   decideWith(keys: readonly string[], rules: readonly Rule[], done: Decided): void {
+    const id = keys.length === 1 ? keys[0]! : keys.join('\n');
+    const now = this.clock();
+    let lease = this.leases.get(id);
+    if (lease) {
+      lease.demand++;
+      if (lease.permits > 0 && now < lease.expires) {
+        lease.permits--;
+        const d = lease.decision!;
+        return done(null, { admitted: true, rule: d.rule, limit: d.limit, remaining: d.remaining + lease.permits, resetMs: d.resetMs });
+      }
+    } else {
+      if (this.leases.size >= MAX_LEASES) this.leases.delete(this.leases.keys().next().value!);
+      this.leases.set(id, (lease = { permits: 0, expires: 0, decision: null, demand: 1, since: now, asking: false }));
+    }
     if (this.queue.length === 0) setImmediate(this.flush);
-    this.queue.push({ keys, rules, done });
+    this.queue.push({ keys, rules, done, lease });
   }
 
   private send(): void {
@@ -252,19 +345,24 @@ export class RedisLimitStore implements LimitStore {
 
   /**
    * Keys and rules go once per call, requests name them by index, and consecutive requests with
-   * the same keys and rules (one busy caller) go as one group with a count.
+   * the same keys and rules (one busy caller) go as one group with a count. The first group of a
+   * caller asks for a lease sized by what the caller sent in the last lease period.
    */
   private sendBatch(batch: readonly Pending[]): void {
     const keys = new Map<string, number>();
     const rules = new Map<Rule, number>();
     const perRequest: number[] = [batch.length];
-    let count = 0;
+    /** Per group: its first request, its size (and where the script reads it), the lease it asks for. */
+    const groups: Array<{ first: number; size: number; at: number; lease: Lease | null; period: number }> = [];
+    const now = this.clock();
     batch.forEach((p, j) => {
       if (j > 0 && sameLimits(p, batch[j - 1]!)) {
-        perRequest[count]!++;
+        const g = groups.at(-1)!;
+        g.size++;
+        perRequest[g.at]!++;
         return;
       }
-      count = perRequest.length;
+      const at = perRequest.length;
       perRequest.push(1, p.rules.length);
       p.rules.forEach((rule, i) => {
         const key = p.keys[i]!;
@@ -274,15 +372,52 @@ export class RedisLimitStore implements LimitStore {
         if (r === undefined) rules.set(rule, (r = rules.size + 1));
         perRequest.push(k, r);
       });
+      const period = leasePeriod(p.rules);
+      let want = 0;
+      if (period >= 50 && !p.lease.asking) {
+        p.lease.asking = true;
+        // What the caller sent per lease period lately, a quarter more; requests of this batch aside.
+        const elapsed = Math.max(now - p.lease.since, 1);
+        want = Math.min(MAX_LEASE, Math.ceil((p.lease.demand * period * 1.25) / Math.max(elapsed, period)));
+        p.lease.demand = 0;
+        p.lease.since = now;
+      }
+      perRequest.push(want, period);
+      groups.push({ first: j, size: 1, at, lease: want > 0 ? p.lease : null, period });
     });
     const args: Array<string | number> = [keys.size, ...keys.keys(), this.now ? Math.floor(this.now()) : '', rules.size];
     for (const rule of rules.keys()) args.push(rule.limit, rule.window);
+    args.push(LEASE_FLOOR);
     (this.client as unknown as WithDecide).sluiceRateLimit(...args, ...perRequest).then((reply) => {
-      batch.forEach((p, i) => {
-        const rule = p.rules[reply[4 * i + 1]! - 1]!;
-        settle(p, null, { admitted: reply[4 * i] === 1, rule, limit: rule.limit, remaining: reply[4 * i + 2]!, resetMs: reply[4 * i + 3]! });
-      });
+      let at = 0;
+      for (const g of groups) {
+        let last: Decision | null = null;
+        for (let i = g.first; i < g.first + g.size; i++) {
+          const p = batch[i]!;
+          const rule = p.rules[reply[at + 1]! - 1]!;
+          const decision: Decision = { admitted: reply[at] === 1, rule, limit: rule.limit, remaining: reply[at + 2]!, resetMs: reply[at + 3]! };
+          if (decision.admitted) last = decision;
+          at += 4;
+          settle(p, null, decision);
+        }
+        const granted = reply[at++]!;
+        const lease = g.lease;
+        if (!lease) continue;
+        lease.asking = false;
+        if (granted > 0 && last) {
+          // The slots are stamped at the end of the period on Redis's clock, counted from after this
+          // call was sent: used until 90 % of it on this instance's clock, they are never late. Slots
+          // still held from an earlier lease keep its (earlier) end.
+          const expires = now + g.period * 0.9;
+          const held = lease.permits > 0 && this.clock() < lease.expires;
+          lease.permits = (held ? lease.permits : 0) + granted;
+          lease.expires = held ? Math.min(lease.expires, expires) : expires;
+          // Counted down from the request that was granted the lease, as if each slot were one more request.
+          lease.decision = { ...last, remaining: last.remaining - granted };
+        }
+      }
     }, (err: Error) => {
+      for (const g of groups) if (g.lease) g.lease.asking = false;
       for (const p of batch) settle(p, err);
     });
   }

@@ -167,6 +167,12 @@ describe.each(factories)('rate-limit store contract: %s', (_name, enabled, make)
   });
 });
 
+/** Script calls a Redis has run (EVALSHA and EVAL): a private Redis counts one store's round trips. */
+async function scriptCallsOn(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats');
+  return [...info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 describe.runIf(withRedis)('Redis store only', () => {
   const client = new Redis(REDIS_URL);
   const stores: RedisLimitStore[] = [];
@@ -213,10 +219,7 @@ describe.runIf(withRedis)('Redis store only', () => {
     const own = await PrivateRedis.start();
     const store = new RedisLimitStore({ url: own.url, now: () => 6_000_000 });
     const stats = new Redis(own.url);
-    const scriptCalls = async () => {
-      const info = await stats.info('commandstats');
-      return [...info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-    };
+    const scriptCalls = () => scriptCallsOn(stats);
     try {
     await store.connected();
     const before = await scriptCalls();
@@ -284,6 +287,116 @@ describe.runIf(withRedis)('Redis store only', () => {
     expect(decisions.filter((d) => d.admitted)).toHaveLength(100);
     expect(decisions.slice(0, 100).every((d) => d.admitted)).toBe(true);
     expect(await client.llen(r!.keyPrefix + 'z')).toBe(100);
+  });
+
+  test.runIf(redisServerAvailable())('far from its limit a busy caller is admitted from leased slots: few script calls, every request admitted, remaining counting down by one', async () => {
+    const own = await PrivateRedis.start();
+    const store = new RedisLimitStore({ url: own.url, now: () => 3_000_000 });
+    const stats = new Redis(own.url);
+    const scriptCalls = () => scriptCallsOn(stats);
+    try {
+      await store.connected();
+      const [r] = compileRules([{ name: 'busy', key: 'ip', limit: 100_000, window: 60_000 }], uniquePrefix());
+      const key = r!.keyPrefix + 'x';
+      const before = await scriptCalls();
+      const decisions: Decision[] = [];
+      // 40 turns of the event loop, 50 requests each: a busy caller.
+      for (let turn = 0; turn < 40; turn++) decisions.push(...(await Promise.all(Array.from({ length: 50 }, () => store.decide([key], [r!])))));
+      const calls = (await scriptCalls()) - before;
+      expect(decisions.every((d) => d.admitted)).toBe(true);
+      // One call per turn without leases: 40.
+      expect(calls).toBeLessThanOrEqual(12);
+      const remaining = decisions.map((d) => d.remaining);
+      expect(remaining).toEqual(remaining.map((_, i) => 100_000 - 1 - i));
+      // Every admitted request and every slot still leased is in the log; the slots at the end of the period.
+      const log = (await stats.lrange(key, 0, -1)).map(Number);
+      expect(log.length).toBeGreaterThanOrEqual(2000);
+      expect(log.filter((t) => t > 3_000_000).length).toBeGreaterThan(0);
+      expect(Math.max(...log)).toBe(3_000_000 + 1_000);
+    } finally {
+      await store.close();
+      stats.disconnect();
+      await own.stop();
+    }
+  });
+
+  test('a slot used late in its lease period still counts until a window after that (no interval holds more than the limit)', async () => {
+    const t0 = 6_600_000;
+    let time = t0;
+    const a = new RedisLimitStore({ url: REDIS_URL, now: () => time });
+    const b = new RedisLimitStore({ url: REDIS_URL, now: () => time });
+    stores.push(a, b);
+    await Promise.all([a.connected(), b.connected()]);
+    const limit = 2_000, window = 10_000, period = 1_000; // the lease period: a tenth of the window, at most 1 s
+    const [r] = compileRules([{ name: 'late', key: 'ip', limit, window }], uniquePrefix());
+    const key = r!.keyPrefix + 'x';
+    const admitted: number[] = [];
+    const burst = async (store: RedisLimitStore, n: number) => {
+      const ds = await Promise.all(Array.from({ length: n }, () => store.decide([key], [r!])));
+      for (const d of ds) if (d.admitted) admitted.push(time);
+      return ds.filter((d) => d.admitted).length;
+    };
+    expect(await burst(a, 100)).toBe(100); // a is granted a lease with these
+    while ((await burst(b, 100)) > 0); // b takes every slot left
+    time = t0 + period * 0.85; // a uses its leased slots late in the period
+    const late = await burst(a, 200);
+    expect(late).toBeGreaterThan(0);
+    time = t0 + window + 1; // everything stamped at t0 has left the window, a's late requests have not
+    while ((await burst(b, 100)) > 0);
+    const inWindow = (t: number) => admitted.filter((u) => u > t - window && u <= t).length;
+    for (const t of admitted) expect(inWindow(t), `admitted in the window ending at +${t - t0} ms`).toBeLessThanOrEqual(limit);
+    expect(admitted.filter((u) => u === time).length).toBeGreaterThan(0); // b was admitted again once t0 had left the window
+  });
+
+  test('leased slots count against the limit on every instance: two instances admit exactly the limit together', async () => {
+    const time = 4_000_000;
+    const a = new RedisLimitStore({ url: REDIS_URL, now: () => time });
+    const b = new RedisLimitStore({ url: REDIS_URL, now: () => time });
+    stores.push(a, b);
+    await Promise.all([a.connected(), b.connected()]);
+    const [r] = compileRules([{ name: 'shared', key: 'ip', limit: 2_000, window: 60_000 }], uniquePrefix());
+    const key = r!.keyPrefix + 'x';
+    let admitted = 0;
+    for (let turn = 0; turn < 200; turn++) {
+      const store = turn % 2 === 0 ? a : b;
+      const ds = await Promise.all(Array.from({ length: 60 }, () => store.decide([key], [r!])));
+      admitted += ds.filter((d) => d.admitted).length;
+      if (turn > 2 && ds.every((d) => !d.admitted) && admitted >= 2_000) break;
+    }
+    expect(admitted).toBe(2_000);
+    expect(await client.llen(key)).toBe(2_000);
+  });
+
+  test.runIf(redisServerAvailable())('with leases, on random bursts from two instances: never more than `limit` admitted in any window-long interval', async () => {
+    const own = await PrivateRedis.start();
+    let time = 5_500_000;
+    const a = new RedisLimitStore({ url: own.url, now: () => time });
+    const b = new RedisLimitStore({ url: own.url, now: () => time });
+    const stats = new Redis(own.url);
+    try {
+      await Promise.all([a.connected(), b.connected()]);
+      const limit = 1_000, window = 2_000;
+      const [r] = compileRules([{ name: 'bursty', key: 'ip', limit, window }], uniquePrefix());
+      const key = r!.keyPrefix + 'x';
+      let seed = 7;
+      const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+      const admitted: number[] = [];
+      const turns = 150;
+      for (let i = 0; i < turns; i++) {
+        time += Math.floor(random() * 120);
+        const store = random() < 0.5 ? a : b;
+        const ds = await Promise.all(Array.from({ length: 5 + Math.floor(random() * 60) }, () => store.decide([key], [r!])));
+        for (const d of ds) if (d.admitted) admitted.push(time);
+      }
+      for (const t of admitted) expect(admitted.filter((u) => u > t - window && u <= t).length).toBeLessThanOrEqual(limit);
+      expect(admitted.length).toBeGreaterThan(limit * 2); // several windows were filled
+      // Leases were used: fewer script calls than turns.
+      expect(await scriptCallsOn(stats)).toBeLessThan(turns);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      stats.disconnect();
+      await own.stop();
+    }
   });
 
   test('a log written under a higher limit is cut to the current one (a lowered limit takes effect at once)', async () => {
