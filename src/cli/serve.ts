@@ -14,6 +14,7 @@ import { REDACT_PATHS } from '../ops/request-log.ts';
 import { startAdminServer } from '../metrics/admin-server.ts';
 import { VERSION } from '../version.ts';
 import { configFromFlags, DEMO_FILE, type CommonFlags } from './options.ts';
+import { tuneHeapForLoad } from './v8-flags.ts';
 
 const DEMO_KEY = 'demo-admin';
 
@@ -43,6 +44,7 @@ export async function serveCommand(flags: CommonFlags): Promise<void> {
   // A worker whose primary is gone (killed) stops too, instead of serving on unsupervised.
   if (cluster.isWorker) process.on('disconnect', () => stop('disconnect'));
   await app.listen({ port: config.server.port, host: config.server.host });
+  tuneHeapForLoad();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
   if (cluster.isWorker) {

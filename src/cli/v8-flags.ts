@@ -9,14 +9,25 @@
  * died in the old generation, which grew until a full collection: the process's peak memory
  * under the pk benchmark was ~210 MB with it and ~150 MB without, at the same or higher
  * throughput (docs/performance.md). Sluice's objects are per request or per process.
- *
- * The old generation collected once it has grown by half over what survived the last full
- * collection (V8 lets it grow up to fourfold when the program allocates fast): what reaches it
- * under load is mostly the objects of requests that were in flight across two young-generation
- * collections, dead soon after. Peak memory under the benchmark's load 197 → 147 MB, throughput
- * unchanged within noise (interleaved runs, docs/performance.md).
  */
 import { setFlagsFromString } from 'node:v8';
 
 setFlagsFromString('--no-allocation-site-pretenuring');
-setFlagsFromString('--heap-growing-percent=50');
+
+/**
+ * Once the server listens: the old generation collected once it has grown by half over what
+ * survived the last full collection (V8 lets it grow up to fourfold when the program allocates
+ * fast). What reaches it under load is mostly the objects of requests that were in flight across
+ * two young-generation collections, dead soon after. Peak memory under the benchmark's load
+ * 197 → 137 MB.
+ *
+ * Not from the start: with the small heap of start-up, it made V8 collect the old generation
+ * several times while Node's own hot functions were still collecting type feedback; the
+ * collections dropped the short-lived hidden classes of `process.nextTick`'s tick objects, the
+ * feedback went megamorphic, and the optimised code then built every tick object through the
+ * runtime — ~28 slow calls per request, ~10 % of the CPU of a cache hit for the life of the
+ * process (docs/performance.md).
+ */
+export function tuneHeapForLoad(): void {
+  setFlagsFromString('--heap-growing-percent=50');
+}
