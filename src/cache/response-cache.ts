@@ -48,6 +48,10 @@ export interface Entry extends Fill {
   readonly policy: CachePolicy;
   /** Compressed bodies, made on first demand and kept (cache hits compress nothing). */
   encoded?: Map<string, Promise<Buffer>>;
+  /** The same once made, for hits answered without waiting (http/edge-hits.ts). */
+  codedBytes?: Map<string, Buffer>;
+  /** The body's length in bytes, once asked. */
+  bytes?: number;
 }
 
 export type CacheState = 'HIT' | 'MISS' | 'STALE';

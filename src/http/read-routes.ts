@@ -25,7 +25,7 @@ import { MAX_CACHED_QUERY, StatementCache } from '../plan/statement-cache.ts';
 import { negotiate, type Format } from './negotiate.ts';
 import { readTags } from '../cache/tags.ts';
 import { cacheControl, respond } from './respond.ts';
-import { chooseEncoding, compressor, VARY } from './representation.ts';
+import { chooseEncoding, compressor, varyFor } from './representation.ts';
 
 const STREAM_BATCH = 1000;
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -218,7 +218,7 @@ export async function readList(engine: Engine, caller: Caller, resource: Resourc
     // Headers are out by now: an error can only cut the response short, so say why in the log.
     body.once('error', (err) => request.log.warn({ reqId: request.id, err, url: request.url }, 'stream ended early'));
     reply.header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
-    reply.header('vary', VARY).header('cache-control', cacheControl(engine, caller, resource)).header('x-cache', 'BYPASS');
+    reply.header('vary', varyFor(engine.config.server)).header('cache-control', cacheControl(engine, caller, resource)).header('x-cache', 'BYPASS');
     const encoding = engine.config.server.compression.enabled ? chooseEncoding(request.headers) : null;
     if (!encoding) return body;
     reply.header('content-encoding', encoding);

@@ -15,6 +15,17 @@ export type Encoding = 'br' | 'gzip';
  * caller's credentials (which decide the rows and columns).
  */
 export const VARY = 'Accept, Accept-Encoding, Authorization, X-API-Key';
+const VARY_ORIGIN = `${VARY}, Origin`;
+
+/**
+ * The `Vary` of a read: {@link VARY}, and `Origin` when CORS allows a list of origins (the
+ * `Access-Control-Allow-Origin` sent then depends on the request's Origin; with `*` it does not).
+ * @example varyFor(config.server) // 'Accept, Accept-Encoding, Authorization, X-API-Key, Origin'
+ */
+export function varyFor(server: { readonly cors: { readonly origins: readonly string[] } }): string {
+  const { origins } = server.cors;
+  return origins.length > 0 && !origins.includes('*') ? VARY_ORIGIN : VARY;
+}
 
 const OFFERED = ['br', 'gzip', 'identity'];
 

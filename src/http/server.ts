@@ -4,6 +4,7 @@
  * Fastify; errors from any of them become problem+json here and only here.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Engine } from '../engine.ts';
 import { PROBLEMS, SluiceError } from '../errors/registry.ts';
@@ -19,6 +20,7 @@ import { pino } from 'pino';
 import { requestId } from '../ops/request-id.ts';
 import { REDACT_PATHS } from '../ops/request-log.ts';
 import { observe, type Observers } from '../ops/observe.ts';
+import { edgeHits, type EdgeHits } from './edge-hits.ts';
 import type { Lifecycle } from '../ops/lifecycle.ts';
 
 export interface ServerOptions {
@@ -56,7 +58,21 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const { config } = engine;
   // Credential headers are censored in anything logged, whoever logs it.
   const redact = { paths: REDACT_PATHS, censor: '[redacted]' };
+  // Cache hits answered before Fastify (http/edge-hits.ts), set once the routes and observers exist.
+  let edge: EdgeHits | null = null;
   const app = Fastify({
+    // The server Fastify would make (lib/server.js), with the edge in front of its handler.
+    serverFactory: (handler: RequestListener, options: Record<string, unknown>) => {
+      const opts = options as { http?: object; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket?: number };
+      const server = createServer(opts.http ?? {}, (req: IncomingMessage, res: ServerResponse) => {
+        if (edge === null || !edge(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = opts.keepAliveTimeout;
+      server.requestTimeout = opts.requestTimeout;
+      server.setTimeout(opts.connectionTimeout);
+      if (opts.maxRequestsPerSocket) server.maxRequestsPerSocket = opts.maxRequestsPerSocket;
+      return server;
+    },
     logger: options.logger === undefined ? { level: config.log.level, redact, stream: stdoutLog() } : typeof options.logger === 'object' ? { redact, ...options.logger } : options.logger,
     logController: new LogController({ disableRequestLogging: true }),
     // Fastify binds a pino child to every request; that cost showed in per-request CPU. Requests
@@ -106,7 +122,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, json);
 
   const security = edgeHeaders(app, config.server);
-  if (options.observers) observe(app, engine, options.observers);
+  const record = options.observers ? observe(app, engine, options.observers) : undefined;
 
   // One callback-style hook for what every request gets: an async hook costs promise
   // allocations, and each hook a call through Fastify's hook runner.
@@ -164,5 +180,6 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   resourceRoutes(app, engine);
   adminRoutes(app, engine);
   openapiRoutes(app, engine);
+  edge = edgeHits({ engine, security, lifecycle, observers: options.observers, record });
   return app;
 }

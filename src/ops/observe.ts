@@ -14,7 +14,7 @@ import { RouteMetrics, UNMATCHED } from '../metrics/route-metrics.ts';
 import { currentTiming, RequestTiming, serverTiming } from '../metrics/request-timing.ts';
 import type { LoadShedder } from './load-shedding.ts';
 import type { TraceSpan, Tracing } from './tracing.ts';
-import { logRequest, type RequestLine } from './request-log.ts';
+import { logRequest, type LoggedRequest, type RequestLine } from './request-log.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,10 +38,16 @@ export interface Observers {
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 type Hook = RouteOptions['onRequest'];
+
+/**
+ * Records a GET answered before Fastify runs (a cache hit at the edge, http/edge-hits.ts): the
+ * request-duration histogram, the cache result and the log line, as a hook-observed request gets.
+ */
+export type EdgeRecorder = (template: string, resource: string, request: LoggedRequest, ms: number) => void;
 const append = <T>(existing: T | T[] | undefined, hook: T): T[] => (existing === undefined ? [hook] : Array.isArray(existing) ? [...existing, hook] : [existing, hook]);
 
-/** @example observe(app, engine, { metrics, metricsText, tracing: null, shedder, retryAfter: 2, logRequests: true, timing: true }) */
-export function observe(app: FastifyInstance, engine: Engine, o: Observers): void {
+/** @example const recordHit = observe(app, engine, { metrics, metricsText, tracing: null, shedder, retryAfter: 2, logRequests: true, timing: true }) */
+export function observe(app: FastifyInstance, engine: Engine, o: Observers): EdgeRecorder {
   const { metrics, tracing, shedder } = o;
   const base = engine.config.server.basePath;
   const isResource = (name: string) => engine.snapshot().resources.has(name);
@@ -59,15 +65,17 @@ export function observe(app: FastifyInstance, engine: Engine, o: Observers): voi
       if (cached !== undefined) metrics.cache[cached as keyof ProcessMetrics['cache']]?.inc();
     }
     if (tracing && request.sluiceSpan) tracing.end(request.sluiceSpan, reply.statusCode, request.id);
-    if (o.logRequests) logRequest(app.log, engine, request, reply, resource !== undefined ? { ...line, route: route.label(resource) } : line);
+    if (o.logRequests) logRequest(app.log, engine, request, reply.statusCode, reply.elapsedTime, resource !== undefined ? { ...line, route: route.label(resource) } : line);
   };
 
+  const routes = new Map<string, { route: RouteMetrics; line: RequestLine }>();
   app.addHook('onRoute', (options) => {
     const template = options.url;
     // Health and metrics answer under load and are quiet in the logs.
     const exempt = template.startsWith('/health/') || template === '/metrics';
     const route = new RouteMetrics(metrics?.http ?? null, template, isResource);
     const line: RequestLine = { route: template, quiet: exempt, withCaller: template === base || template.startsWith(`${base}/`) || template.startsWith('/admin/') || template === '/openapi.json' };
+    routes.set(template, { route, line });
     const onRequest: onRequestHookHandler = function (request, reply, done) {
       if (shedder?.overloaded && !exempt) {
         done(new SluiceError('SLUICE_OVERLOADED', `the server is overloaded (its event loop lags ${Math.round(shedder.lag)} ms); retry after ${o.retryAfter} s`, undefined, retryAfter));
@@ -130,4 +138,14 @@ export function observe(app: FastifyInstance, engine: Engine, o: Observers): voi
   if (metricsText) {
     app.get('/metrics', (_request, reply) => metricsText().then((text) => reply.type(METRICS_CONTENT_TYPE).header('cache-control', 'no-store').send(text)));
   }
+
+  return (template, resource, request, ms) => {
+    const known = routes.get(template);
+    if (!known) return;
+    if (metrics) {
+      known.route.series('GET', 200, resource).observe(ms / 1000);
+      metrics.cache.HIT.inc();
+    }
+    if (o.logRequests) logRequest(app.log, engine, request, 200, ms, { ...known.line, route: known.route.label(resource) });
+  };
 }

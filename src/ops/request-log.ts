@@ -4,7 +4,8 @@
  * token). Credentials never reach a log: the logger redacts the credential headers wherever a
  * logged object carries headers.
  */
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Engine } from '../engine.ts';
 
 /**
@@ -25,7 +26,7 @@ export interface LoggedCaller {
  * Who made a request, as far as its credentials were verified while it was served: the
  * principal comes from the verified-credentials cache, so this starts no verification of its own.
  */
-export function callerOf(engine: Engine, request: FastifyRequest): LoggedCaller | undefined {
+export function callerOf(engine: Engine, request: { readonly headers: IncomingHttpHeaders }): LoggedCaller | undefined {
   try {
     // Credentials not verified while serving (e.g. refused by a rate limit first): no caller.
     const principal = engine.auth.knownPrincipal(request.headers);
@@ -44,15 +45,23 @@ export interface RequestLine {
   readonly quiet: boolean;
 }
 
-/** @example logRequest(app.log, engine, request, reply, { route: '/api/v1/orders/:id', withCaller: true, quiet: false }) */
-export function logRequest(log: FastifyBaseLogger, engine: Engine, request: FastifyRequest, reply: FastifyReply, line: RequestLine): void {
+/** What a request line says of the request (a FastifyRequest is one; so is a cache hit answered before Fastify). */
+export interface LoggedRequest {
+  readonly id: string;
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/** @example logRequest(app.log, engine, request, 200, 1.52, { route: '/api/v1/orders/:id', withCaller: true, quiet: false }) */
+export function logRequest(log: FastifyBaseLogger, engine: Engine, request: LoggedRequest, status: number, ms: number, line: RequestLine): void {
   const level = line.quiet ? 'debug' : 'info';
   // (Fastify's stand-in when logging is off has no isLevelEnabled; its methods do nothing.)
   const enabled = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
   if (typeof enabled === 'function' && !enabled.call(log, level)) return;
   const caller = line.withCaller ? callerOf(engine, request) : undefined;
   log[level]({
-    reqId: request.id, method: request.method, route: line.route, url: request.url, status: reply.statusCode,
-    ms: Math.round(reply.elapsedTime * 100) / 100, ...(caller ? { caller } : {}),
+    reqId: request.id, method: request.method, route: line.route, url: request.url, status,
+    ms: Math.round(ms * 100) / 100, ...(caller ? { caller } : {}),
   }, 'request');
 }

@@ -2,18 +2,30 @@
  * SPEC §5 as a client sees it, on SQLite and PostgreSQL: ETags and 304s on every GET, If-Match
  * on single-row writes (412, nothing written), Cache-Control and Vary, the response cache
  * (MISS → HIT without SQL, invalidation by writes including embeds and cascades, coalescing,
- * per-resource TTL and opt-out, never shared across row policies) and content coding.
+ * per-resource TTL and opt-out, never shared across row policies) and content coding. The
+ * response-cache suites run twice: through `inject`, and over a real socket, where hits are
+ * answered in the HTTP server's listener before Fastify (src/http/edge-hits.ts).
  */
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, execSql } from '../support/databases.ts';
-import { useShop } from '../support/sluice.ts';
+import { useShop, type Transport } from '../support/sluice.ts';
+import { edgeServed } from '../../src/http/edge-hits.ts';
 import { API, secureFlags, secureShop, type SecureShop } from '../support/security-shop.ts';
 
 const sha1Tag = (body: Buffer | string) => `"${createHash('sha1').update(body).digest('base64url')}"`;
 const one = async (url: string, sql: string) => (await execSql(url, sql))[0]!;
+const TRANSPORTS: Transport[] = ['inject', 'http'];
+const cacheMatrix = (await dialects()).flatMap((dialect) => TRANSPORTS.map((transport) => [dialect, transport] as const));
+/** Asserts that `run` had `n` responses answered at the edge over HTTP (none through inject). */
+async function edgeAnswers<T>(transport: Transport, n: number, run: () => Promise<T>): Promise<T> {
+  const before = edgeServed();
+  const result = await run();
+  expect(edgeServed() - before).toBe(transport === 'http' ? n : 0);
+  return result;
+}
 
 describe.each(await dialects())('HTTP validation without the response cache (%s)', (dialect) => {
   const s = useShop(dialect, { flags: { 'server.compression.threshold': 0 } });
@@ -110,9 +122,10 @@ describe.each(await dialects())('compression threshold (%s)', (dialect) => {
   });
 });
 
-describe.each(await dialects())('response cache (%s)', (dialect) => {
+describe.each(cacheMatrix)('response cache (%s, %s)', (dialect, transport) => {
   const s = useShop(dialect, {
     each: true,
+    transport,
     flags: { 'cache.enabled': true, 'cache.ttl': '60s', 'cache.resources': { products: { enabled: false }, customers: { ttl: '150ms' } } },
   });
 
@@ -120,7 +133,7 @@ describe.each(await dialects())('response cache (%s)', (dialect) => {
     const first = await s().get(`${API}/orders?status=paid&limit=5&include=customer`);
     expect(first.headers['x-cache']).toBe('MISS');
     s().statements.length = 0;
-    const second = await s().get(`${API}/orders?status=paid&limit=5&include=customer`);
+    const second = await edgeAnswers(transport, 1, () => s().get(`${API}/orders?status=paid&limit=5&include=customer`));
     expect(second.headers['x-cache']).toBe('HIT');
     expect(second.body).toBe(first.body);
     expect(second.headers.etag).toBe(first.headers.etag);
@@ -180,7 +193,8 @@ describe.each(await dialects())('response cache (%s)', (dialect) => {
   it('a hit sends the brotli bytes it kept, and the coded ETag answers 304', async () => {
     const url = `${API}/orders?limit=60`;
     const first = await s().get(url, { 'accept-encoding': 'br' });
-    const second = await s().get(url, { 'accept-encoding': 'br' });
+    await sleep(50); // the first response's coded bytes are kept once compressed
+    const second = await edgeAnswers(transport, 1, () => s().get(url, { 'accept-encoding': 'br' }));
     expect(second.headers['x-cache']).toBe('HIT');
     expect(second.headers['content-encoding']).toBe('br');
     expect(second.rawPayload.equals(first.rawPayload)).toBe(true);
@@ -197,8 +211,8 @@ describe.each(await dialects())('response cache (%s)', (dialect) => {
   });
 });
 
-describe.each(await dialects())('response cache admission, cache.minUses (%s)', (dialect) => {
-  const s = useShop(dialect, { each: true, flags: { 'cache.enabled': true, 'cache.minUses': 2 } });
+describe.each(cacheMatrix)('response cache admission, cache.minUses (%s, %s)', (dialect, transport) => {
+  const s = useShop(dialect, { each: true, transport, flags: { 'cache.enabled': true, 'cache.minUses': 2 } });
 
   it('a request is stored the second time it is seen: MISS (not stored), MISS (stored), HIT with no SQL', async () => {
     const url = `${API}/orders?status=paid&limit=4&sort=-id`;
@@ -237,10 +251,10 @@ describe.each(await dialects())('response cache admission, cache.minUses (%s)', 
   });
 });
 
-describe.each(await dialects())('response cache and row policies (%s)', (dialect) => {
+describe.each(cacheMatrix)('response cache and row policies (%s, %s)', (dialect, transport) => {
   let shop: SecureShop;
   beforeAll(async () => {
-    shop = await secureShop(dialect, { flags: secureFlags({ 'cache.enabled': true }) });
+    shop = await secureShop(dialect, { transport, flags: secureFlags({ 'cache.enabled': true }) });
   });
   afterAll(() => shop.close());
 
@@ -253,8 +267,7 @@ describe.each(await dialects())('response cache and row policies (%s)', (dialect
     const ids = (r: typeof a1) => (r.json().data as Array<{ id: number }>).map((o) => o.id);
     expect(ids(a1)).toEqual(shop.a.orders.slice(0, 5));
     expect(ids(b1)).toEqual(shop.b.orders.slice(0, 5));
-    const a2 = await shop.s.get(url, shop.a.jwt);
-    const b2 = await shop.s.get(url, shop.b.jwt);
+    const [a2, b2] = await edgeAnswers(transport, 2, async () => [await shop.s.get(url, shop.a.jwt), await shop.s.get(url, shop.b.jwt)]);
     expect([a2.headers['x-cache'], b2.headers['x-cache']]).toEqual(['HIT', 'HIT']);
     expect(ids(a2)).toEqual(shop.a.orders.slice(0, 5));
     expect(ids(b2)).toEqual(shop.b.orders.slice(0, 5));

@@ -7,7 +7,7 @@
  */
 import { SignJWT } from 'jose';
 import { shop as makeShop, execSql, type Dialect } from './databases.ts';
-import { startSluice, type TestSluice } from './sluice.ts';
+import { startSluice, type TestSluice, type Transport } from './sluice.ts';
 
 export const API = '/api/v1';
 /** HS256 secret (≥ 32 bytes) shared by the server config and the tests' token minting. */
@@ -97,10 +97,10 @@ export function secureFlags(flags: Record<string, unknown> = {}): Record<string,
 }
 
 /** A fresh shop database with Sluice started on it under {@link ROLES}. */
-export async function secureShop(dialect: Dialect, options: { flags?: Record<string, unknown>; setup?: (url: string) => Promise<void> } = {}): Promise<SecureShop> {
+export async function secureShop(dialect: Dialect, options: { flags?: Record<string, unknown>; setup?: (url: string) => Promise<void>; transport?: Transport } = {}): Promise<SecureShop> {
   const db = await makeShop(dialect);
   await options.setup?.(db.url);
-  const s = await startSluice({ url: db.url, flags: secureFlags(options.flags) });
+  const s = await startSluice({ url: db.url, flags: secureFlags(options.flags), transport: options.transport });
   const sql = (text: string) => execSql(db.url, text);
   const ids = async (text: string, column = 'id') => (await sql(text)).map((r) => Number(r[column]));
   // A: the customer of the first order; B: the next customer of the same country with orders.
