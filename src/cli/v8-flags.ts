@@ -15,11 +15,13 @@ import { setFlagsFromString } from 'node:v8';
 setFlagsFromString('--no-allocation-site-pretenuring');
 
 /**
- * Once the server listens: the old generation collected once it has grown by half over what
+ * Once the server listens: the old generation collected once it has grown by 30 % over what
  * survived the last full collection (V8 lets it grow up to fourfold when the program allocates
  * fast). What reaches it under load is mostly the objects of requests that were in flight across
- * two young-generation collections, dead soon after. Peak memory under the benchmark's load
- * 197 → 137 MB.
+ * two young-generation collections, dead soon after; what survives a full collection is ~25 MB,
+ * so this is one ~10 ms collection every few seconds under full load. Peak memory under the
+ * benchmark's load 197 → 137 MB with 50 %, and 131–135 MiB with 30 % where 50 % gave 135–145 MiB
+ * in interleaved runs on a faster machine (docs/performance.md).
  *
  * Not from the start: with the small heap of start-up, it made V8 collect the old generation
  * several times while Node's own hot functions were still collecting type feedback; the
@@ -29,5 +31,5 @@ setFlagsFromString('--no-allocation-site-pretenuring');
  * process (docs/performance.md).
  */
 export function tuneHeapForLoad(): void {
-  setFlagsFromString('--heap-growing-percent=50');
+  setFlagsFromString('--heap-growing-percent=30');
 }
