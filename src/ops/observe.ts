@@ -57,15 +57,19 @@ export function observe(app: FastifyInstance, engine: Engine, o: Observers): Edg
   if (o.timing) app.decorateRequest('sluiceTiming', null);
   if (tracing) app.decorateRequest('sluiceSpan', null);
 
-  const finish = (request: FastifyRequest, reply: FastifyReply, route: RouteMetrics, line: RequestLine) => {
-    const resource = route.template === UNMATCHED ? undefined : (request.params as { resource?: string }).resource;
+  /** The histogram sample, the cache result and the log line of a response, however it was answered. */
+  const record = (route: RouteMetrics, line: RequestLine, request: LoggedRequest, status: number, ms: number, resource: string | undefined, cached: unknown) => {
     if (metrics) {
-      route.series(request.method, reply.statusCode, resource).observe(reply.elapsedTime / 1000);
-      const cached = reply.getHeader('x-cache');
+      route.series(request.method, status, resource).observe(ms / 1000);
       if (cached !== undefined) metrics.cache[cached as keyof ProcessMetrics['cache']]?.inc();
     }
+    if (o.logRequests) logRequest(app.log, engine, request, status, ms, resource !== undefined ? { ...line, route: route.label(resource) } : line);
+  };
+
+  const finish = (request: FastifyRequest, reply: FastifyReply, route: RouteMetrics, line: RequestLine) => {
+    const resource = route.template === UNMATCHED ? undefined : (request.params as { resource?: string }).resource;
     if (tracing && request.sluiceSpan) tracing.end(request.sluiceSpan, reply.statusCode, request.id);
-    if (o.logRequests) logRequest(app.log, engine, request, reply.statusCode, reply.elapsedTime, resource !== undefined ? { ...line, route: route.label(resource) } : line);
+    record(route, line, request, reply.statusCode, reply.elapsedTime, resource, reply.getHeader('x-cache'));
   };
 
   const routes = new Map<string, { route: RouteMetrics; line: RequestLine }>();
@@ -141,11 +145,6 @@ export function observe(app: FastifyInstance, engine: Engine, o: Observers): Edg
 
   return (template, resource, request, ms) => {
     const known = routes.get(template);
-    if (!known) return;
-    if (metrics) {
-      known.route.series('GET', 200, resource).observe(ms / 1000);
-      metrics.cache.HIT.inc();
-    }
-    if (o.logRequests) logRequest(app.log, engine, request, 200, ms, { ...known.line, route: known.route.label(resource) });
+    if (known) record(known.route, known.line, request, 200, ms, resource, 'HIT');
   };
 }
