@@ -46,10 +46,12 @@ export interface Entry extends Fill {
   readonly shared: readonly number[] | null;
   readonly storedAt: number;
   readonly policy: CachePolicy;
-  /** Compressed bodies, made on first demand and kept (cache hits compress nothing). */
-  encoded?: Map<string, Promise<Buffer>>;
-  /** The same once made, for hits answered without waiting (http/edge-hits.ts). */
-  codedBytes?: Map<string, Buffer>;
+  /**
+   * Compressed bodies, made on first demand and kept (cache hits compress nothing): the promise
+   * while compressing, then its bytes (a hit answered before Fastify takes only those,
+   * http/edge-hits.ts).
+   */
+  encoded?: Map<string, Promise<Buffer> | Buffer>;
   /** The body's length in bytes, once asked. */
   bytes?: number;
 }

@@ -10,8 +10,9 @@
  * long URLs, conditional requests, requests with an Origin when CORS is configured (and hits whose
  * entry was first served to one: the CORS headers of a request without an Origin are those the
  * full path sent then), a body that would be compressed before its coded bytes are ready,
- * credentials not verified yet, and every request while the instance drains or sheds load. Nothing is answered here when rate limits are
- * configured (every request must count), nor with tracing or Server-Timing on.
+ * credentials not verified yet, and every request while the instance drains or sheds load.
+ * Nothing is answered here when rate limits are configured (every request must count), nor with
+ * tracing or Server-Timing on.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../engine.ts';
@@ -69,8 +70,8 @@ export function edgeHits(o: EdgeHitOptions): EdgeHits | null {
     if (compression.enabled && entry.body.length >= compression.threshold && headers['accept-encoding']) {
       encoding = chooseEncoding(headers);
       if (encoding) {
-        const coded = entry.codedBytes?.get(encoding);
-        if (!coded) return false; // compressed on the full path first
+        const coded = entry.encoded?.get(encoding);
+        if (!Buffer.isBuffer(coded)) return false; // compressed on the full path first
         body = coded;
         etag = codedEtag(etag, encoding as 'br' | 'gzip');
       }

@@ -150,15 +150,16 @@ function send(engine: Engine, request: FastifyRequest, reply: FastifyReply, fill
   if (!encoding) return fill.body;
   let coded = entry?.encoded?.get(encoding);
   if (!coded) {
-    coded = compress(fill.body, encoding);
+    const compressing = compress(fill.body, encoding);
+    coded = compressing;
     // Kept with the entry: the next hit sends these bytes as they are.
     if (entry) {
       const kept = (entry.encoded ??= new Map());
-      kept.set(encoding, coded);
-      coded.then((bytes) => (entry.codedBytes ??= new Map()).set(encoding, bytes), () => kept.delete(encoding));
+      kept.set(encoding, compressing);
+      compressing.then((bytes) => kept.set(encoding, bytes), () => kept.delete(encoding));
     }
   }
-  return coded.then((bytes) => {
+  return Promise.resolve(coded).then((bytes) => {
     reply.header('content-encoding', encoding);
     return bytes;
   });
