@@ -210,7 +210,11 @@ interface Lease {
   /** A lease was asked for and not answered yet. */
   asking: boolean;
 }
-/** Callers remembered for leases at most (the least recently seen go first). */
+/**
+ * Callers remembered for leases at most; past it the one first seen goes (not the least recently
+ * seen: that would cost a delete and set per request). A busy caller dropped so loses its unused
+ * slots — which only keeps them counted against its limit until they expire — and starts over.
+ */
 const MAX_LEASES = 10_000;
 
 /** Called with the decision, or with the error when Redis did not decide. */
@@ -257,7 +261,7 @@ export class RedisLimitStore implements LimitStore {
   /** Requests waiting for the next script call (sent once the event loop has read what is ready). */
   private queue: Pending[] = [];
   private readonly flush = () => this.send();
-  /** Per caller (its keys), in least-recently-used order. */
+  /** Per caller (its keys), in the order first seen. */
   private readonly leases = new Map<string, Lease>();
   private readonly clock: () => number;
 
