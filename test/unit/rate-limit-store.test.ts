@@ -173,6 +173,25 @@ async function scriptCallsOn(redis: Redis): Promise<number> {
   return [...info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
+/**
+ * Runs `body` against a Redis of its own — its command statistics count the script calls of
+ * these stores and nothing else — with `count` stores on it (clock `now`) and a client for
+ * reading it; closes them and stops that Redis afterwards, whatever happened.
+ */
+async function onPrivateRedis(count: number, now: () => number, body: (on: { stores: RedisLimitStore[]; stats: Redis; scriptCalls: () => Promise<number> }) => Promise<void>): Promise<void> {
+  const own = await PrivateRedis.start();
+  const stores = Array.from({ length: count }, () => new RedisLimitStore({ url: own.url, now }));
+  const stats = new Redis(own.url);
+  try {
+    await Promise.all(stores.map((store) => store.connected()));
+    await body({ stores, stats, scriptCalls: () => scriptCallsOn(stats) });
+  } finally {
+    await Promise.all(stores.map((store) => store.close()));
+    stats.disconnect();
+    await own.stop();
+  }
+}
+
 describe.runIf(withRedis)('Redis store only', () => {
   const client = new Redis(REDIS_URL);
   const stores: RedisLimitStore[] = [];
@@ -215,35 +234,25 @@ describe.runIf(withRedis)('Redis store only', () => {
   });
 
   test.runIf(redisServerAvailable())('concurrent requests go to Redis in one script call and are decided in arrival order, each on its own', async () => {
-    // A Redis of its own: its command statistics count this store's script calls and nothing else.
-    const own = await PrivateRedis.start();
-    const store = new RedisLimitStore({ url: own.url, now: () => 6_000_000 });
-    const stats = new Redis(own.url);
-    const scriptCalls = () => scriptCallsOn(stats);
-    try {
-    await store.connected();
-    const before = await scriptCalls();
-    const [a, b] = compileRules([{ name: 'a', key: 'ip', limit: 5, window: 60_000 }, { name: 'b', key: 'ip', limit: 8, window: 60_000 }], uniquePrefix());
-    // 12 requests of x against a and b (a refuses after 5; refused ones are not counted by b), and 3 of y against b only.
-    const xs = Array.from({ length: 12 }, () => store.decide([a!.keyPrefix + 'x', b!.keyPrefix + 'x'], [a!, b!]));
-    const ys = Array.from({ length: 3 }, () => store.decide([b!.keyPrefix + 'y'], [b!]));
-    const dx = await Promise.all(xs);
-    const dy = await Promise.all(ys);
-    // EVALSHA fails once with NOSCRIPT on a fresh server and ioredis sends EVAL: at most 2 calls.
-    const calls = (await scriptCalls()) - before;
-    expect(calls).toBeGreaterThanOrEqual(1);
-    expect(calls).toBeLessThanOrEqual(2);
-    expect(dx.map((d) => d.admitted)).toEqual([...Array(5).fill(true), ...Array(7).fill(false)]);
-    expect(dx.slice(0, 5).map((d) => d.remaining)).toEqual([4, 3, 2, 1, 0]);
-    expect(dx[5]).toMatchObject({ admitted: false, remaining: 0, resetMs: 60_000 });
-    expect(dx[5]!.rule.name).toBe('a');
-    expect(dy.map((d) => [d.admitted, d.remaining])).toEqual([[true, 7], [true, 6], [true, 5]]);
-    expect(await stats.llen(b!.keyPrefix + 'x')).toBe(5);
-    } finally {
-      await store.close();
-      stats.disconnect();
-      await own.stop();
-    }
+    await onPrivateRedis(1, () => 6_000_000, async ({ stores: [store], stats, scriptCalls }) => {
+      const before = await scriptCalls();
+      const [a, b] = compileRules([{ name: 'a', key: 'ip', limit: 5, window: 60_000 }, { name: 'b', key: 'ip', limit: 8, window: 60_000 }], uniquePrefix());
+      // 12 requests of x against a and b (a refuses after 5; refused ones are not counted by b), and 3 of y against b only.
+      const xs = Array.from({ length: 12 }, () => store!.decide([a!.keyPrefix + 'x', b!.keyPrefix + 'x'], [a!, b!]));
+      const ys = Array.from({ length: 3 }, () => store!.decide([b!.keyPrefix + 'y'], [b!]));
+      const dx = await Promise.all(xs);
+      const dy = await Promise.all(ys);
+      // EVALSHA fails once with NOSCRIPT on a fresh server and ioredis sends EVAL: at most 2 calls.
+      const calls = (await scriptCalls()) - before;
+      expect(calls).toBeGreaterThanOrEqual(1);
+      expect(calls).toBeLessThanOrEqual(2);
+      expect(dx.map((d) => d.admitted)).toEqual([...Array(5).fill(true), ...Array(7).fill(false)]);
+      expect(dx.slice(0, 5).map((d) => d.remaining)).toEqual([4, 3, 2, 1, 0]);
+      expect(dx[5]).toMatchObject({ admitted: false, remaining: 0, resetMs: 60_000 });
+      expect(dx[5]!.rule.name).toBe('a');
+      expect(dy.map((d) => [d.admitted, d.remaining])).toEqual([[true, 7], [true, 6], [true, 5]]);
+      expect(await stats.llen(b!.keyPrefix + 'x')).toBe(5);
+    });
   });
 
   test('more than one block of expired entries leaves the log at once (trimmed 64 at a time), and the rest stay', async () => {
@@ -290,18 +299,13 @@ describe.runIf(withRedis)('Redis store only', () => {
   });
 
   test.runIf(redisServerAvailable())('far from its limit a busy caller is admitted from leased slots: few script calls, every request admitted, remaining counting down by one', async () => {
-    const own = await PrivateRedis.start();
-    const store = new RedisLimitStore({ url: own.url, now: () => 3_000_000 });
-    const stats = new Redis(own.url);
-    const scriptCalls = () => scriptCallsOn(stats);
-    try {
-      await store.connected();
+    await onPrivateRedis(1, () => 3_000_000, async ({ stores: [store], stats, scriptCalls }) => {
       const [r] = compileRules([{ name: 'busy', key: 'ip', limit: 100_000, window: 60_000 }], uniquePrefix());
       const key = r!.keyPrefix + 'x';
       const before = await scriptCalls();
       const decisions: Decision[] = [];
       // 40 turns of the event loop, 50 requests each: a busy caller.
-      for (let turn = 0; turn < 40; turn++) decisions.push(...(await Promise.all(Array.from({ length: 50 }, () => store.decide([key], [r!])))));
+      for (let turn = 0; turn < 40; turn++) decisions.push(...(await Promise.all(Array.from({ length: 50 }, () => store!.decide([key], [r!])))));
       const calls = (await scriptCalls()) - before;
       expect(decisions.every((d) => d.admitted)).toBe(true);
       // One call per turn without leases: 40.
@@ -313,11 +317,7 @@ describe.runIf(withRedis)('Redis store only', () => {
       expect(log.length).toBeGreaterThanOrEqual(2000);
       expect(log.filter((t) => t > 3_000_000).length).toBeGreaterThan(0);
       expect(Math.max(...log)).toBe(3_000_000 + 1_000);
-    } finally {
-      await store.close();
-      stats.disconnect();
-      await own.stop();
-    }
+    });
   });
 
   test('a slot used late in its lease period still counts until a window after that (no interval holds more than the limit)', async () => {
@@ -368,13 +368,8 @@ describe.runIf(withRedis)('Redis store only', () => {
   });
 
   test.runIf(redisServerAvailable())('with leases, on random bursts from two instances: never more than `limit` admitted in any window-long interval', async () => {
-    const own = await PrivateRedis.start();
     let time = 5_500_000;
-    const a = new RedisLimitStore({ url: own.url, now: () => time });
-    const b = new RedisLimitStore({ url: own.url, now: () => time });
-    const stats = new Redis(own.url);
-    try {
-      await Promise.all([a.connected(), b.connected()]);
+    await onPrivateRedis(2, () => time, async ({ stores: [a, b], scriptCalls }) => {
       const limit = 1_000, window = 2_000;
       const [r] = compileRules([{ name: 'bursty', key: 'ip', limit, window }], uniquePrefix());
       const key = r!.keyPrefix + 'x';
@@ -384,19 +379,15 @@ describe.runIf(withRedis)('Redis store only', () => {
       const turns = 150;
       for (let i = 0; i < turns; i++) {
         time += Math.floor(random() * 120);
-        const store = random() < 0.5 ? a : b;
+        const store = random() < 0.5 ? a! : b!;
         const ds = await Promise.all(Array.from({ length: 5 + Math.floor(random() * 60) }, () => store.decide([key], [r!])));
         for (const d of ds) if (d.admitted) admitted.push(time);
       }
       for (const t of admitted) expect(admitted.filter((u) => u > t - window && u <= t).length).toBeLessThanOrEqual(limit);
       expect(admitted.length).toBeGreaterThan(limit * 2); // several windows were filled
       // Leases were used: fewer script calls than turns.
-      expect(await scriptCallsOn(stats)).toBeLessThan(turns);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-      stats.disconnect();
-      await own.stop();
-    }
+      expect(await scriptCalls()).toBeLessThan(turns);
+    });
   });
 
   test('a log written under a higher limit is cut to the current one (a lowered limit takes effect at once)', async () => {
