@@ -18,7 +18,7 @@ import type { Principal } from '../auth/principal.ts';
 import { SluiceError } from '../errors/registry.ts';
 import type { RateLimiter } from '../ratelimit/limiter.ts';
 import type { Decision } from '../ratelimit/store.ts';
-import { isEmpty, keyValue, RuleTable, type Rule, type RulePlan } from '../ratelimit/rules.ts';
+import { CallerKeyMemo, isEmpty, RuleTable, type Rule, type RulePlan } from '../ratelimit/rules.ts';
 
 /** Paths that are never limited, even when the base path is empty. */
 const EXEMPT = ['/health', '/metrics', '/docs', '/openapi.json', '/problems', '/admin'];
@@ -26,9 +26,11 @@ const EXEMPT = ['/health', '/metrics', '/docs', '/openapi.json', '/problems', '/
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
+const limitText = (d: Decision) => (d.limit === d.rule.limit ? d.rule.limitText : String(d.limit));
+
 /** The headers of a decision: IETF draft `RateLimit-*` and the older `X-RateLimit-*`, reset in seconds. */
 function limitHeaders(d: Decision): Record<string, string> {
-  const limit = String(d.limit);
+  const limit = limitText(d);
   const remaining = String(Math.max(0, d.remaining));
   const reset = String(seconds(d.resetMs));
   return {
@@ -39,7 +41,7 @@ function limitHeaders(d: Decision): Record<string, string> {
 
 /** Same as {@link limitHeaders} on an admitted request, without the intermediate object. */
 function setHeaders(reply: FastifyReply, d: Decision): void {
-  const limit = String(d.limit);
+  const limit = limitText(d);
   const remaining = String(Math.max(0, d.remaining));
   const reset = String(seconds(d.resetMs));
   reply.header('ratelimit-limit', limit).header('ratelimit-remaining', remaining).header('ratelimit-reset', reset)
@@ -81,18 +83,13 @@ export function rateLimits(app: FastifyInstance, engine: Engine): void {
 
 function limitHook(engine: Engine, limiter: RateLimiter, table: RuleTable): onRequestHookHandler {
   /** Decides `rules` for `principal` (or the address alone); calls `next` with the decision. */
+  const callers = new CallerKeyMemo();
+  /** Decides `rules` for `principal` (or the address alone); calls `next` with the decision. */
   const decide = (request: FastifyRequest, rules: readonly Rule[], principal: Principal | null, next: (d: Decision | null) => void, fail: (err: Error) => void) => {
-    const keys: string[] = [];
-    const chosen: Rule[] = [];
-    for (const rule of rules) {
-      const value = rule.key === 'ip' ? request.ip : principal && keyValue(rule.key, principal);
-      if (value === null || value === undefined) continue;
-      keys.push(rule.keyPrefix + value);
-      chosen.push(rule);
-    }
-    if (!chosen.length) return next(null);
+    const caller = callers.of(rules, request.ip, principal);
+    if (!caller) return next(null);
     try {
-      limiter.decideWith(keys, chosen, next);
+      limiter.decideWith(caller.keys, caller.rules, next, caller.id);
     } catch (err) {
       fail(err as Error);
     }

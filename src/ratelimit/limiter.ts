@@ -85,9 +85,9 @@ export class RateLimiter {
 
   /**
    * {@link decide} with a callback (at once on the in-process store): the request hook's path,
-   * with no promise per request.
+   * with no promise per request. `id`: the keys joined (CallerKeys.id), when the caller has it at hand.
    */
-  decideWith(keys: readonly string[], rules: readonly Rule[], next: (decision: Decision) => void): void {
+  decideWith(keys: readonly string[], rules: readonly Rule[], next: (decision: Decision) => void, id?: string): void {
     if (!this.redis || this.fallback) return next(this.counted(this.local.decide(keys, rules)));
     this.redis.decideWith(keys, rules, (err, decision) => {
       if (err) {
@@ -95,7 +95,7 @@ export class RateLimiter {
         return next(this.counted(this.local.decide(keys, rules)));
       }
       next(this.counted(decision!));
-    });
+    }, id);
   }
 
   private counted(decision: Decision): Decision {

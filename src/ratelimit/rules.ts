@@ -18,6 +18,8 @@ export interface Rule {
   readonly window: number;
   /** `{prefix}rl:{name}:`: the store key of a caller is this plus the caller's key value. */
   readonly keyPrefix: string;
+  /** `limit` as the headers write it. */
+  readonly limitText: string;
 }
 
 /** The rules that apply to one method and resource. */
@@ -37,7 +39,7 @@ type RuleConfig = NonNullable<Config['rateLimits']>[number];
 
 /** @example compileRules(config.rateLimits, 'sluice:')[0].keyPrefix === 'sluice:rl:per-ip:' */
 export function compileRules(limits: readonly RuleConfig[], prefix: string): Rule[] {
-  return limits.map((l) => Object.freeze({ name: l.name, key: l.key, limit: l.limit, window: l.window, keyPrefix: `${prefix}rl:${l.name}:` }));
+  return limits.map((l) => Object.freeze({ name: l.name, key: l.key, limit: l.limit, window: l.window, keyPrefix: `${prefix}rl:${l.name}:`, limitText: String(l.limit) }));
 }
 
 /**
@@ -95,3 +97,68 @@ export class RuleTable {
 
 /** True when the plan has no rule at all. */
 export const isEmpty = (plan: RulePlan): boolean => plan.all.length === 0;
+
+/** One caller's store keys under one list of rules: the rules that apply to it, `keys[i]` for `rules[i]`, and one string naming them together. */
+export interface CallerKeys {
+  readonly keys: readonly string[];
+  readonly rules: readonly Rule[];
+  /** The key when there is one, else the keys joined: what a store remembers the caller by. */
+  readonly id: string;
+}
+
+/** Map levels of {@link CallerKeyMemo}: one per rule, keyed by the caller's value for it (null: the rule does not apply). */
+type Level = Map<string | null, Level | CallerKeys | null>;
+
+/**
+ * The store keys of callers, remembered: a request of a caller seen before builds no string and
+ * hashes none (its address and role are strings the hash of which V8 already knows), it follows
+ * one map per rule to the same {@link CallerKeys} as before. Bounded: past `max` callers every
+ * entry is forgotten at once (they are only strings to build again).
+ * @example new CallerKeyMemo().of(plan.all, request.ip, principal)?.keys
+ */
+export class CallerKeyMemo {
+  private byRules = new Map<readonly Rule[], Level>();
+  private size = 0;
+  private readonly max: number;
+
+  constructor(max = 50_000) {
+    this.max = max;
+  }
+
+  /** The keys of the caller with address `ip` and `principal` (null: not known yet) under `rules`; null when none applies. */
+  of(rules: readonly Rule[], ip: string, principal: Principal | null): CallerKeys | null {
+    if (!rules.length) return null;
+    let level = this.byRules.get(rules);
+    if (!level) this.byRules.set(rules, (level = new Map()));
+    const last = rules.length - 1;
+    for (let i = 0; i < last; i++) {
+      const value = valueOf(rules[i]!, ip, principal);
+      let next = level.get(value) as Level | undefined;
+      if (!next) level.set(value, (next = new Map()));
+      level = next;
+    }
+    const value = valueOf(rules[last]!, ip, principal);
+    const found = level.get(value);
+    if (found !== undefined) return found as CallerKeys | null;
+    if (this.size >= this.max) {
+      this.byRules = new Map();
+      this.size = 0;
+      return this.of(rules, ip, principal);
+    }
+    const keys: string[] = [];
+    const chosen: Rule[] = [];
+    for (const rule of rules) {
+      const v = valueOf(rule, ip, principal);
+      if (v === null) continue;
+      keys.push(rule.keyPrefix + v);
+      chosen.push(rule);
+    }
+    const caller = keys.length ? Object.freeze({ keys, rules: chosen, id: keys.length === 1 ? keys[0]! : keys.join('\n') }) : null;
+    level.set(value, caller);
+    this.size++;
+    return caller;
+  }
+}
+
+const valueOf = (rule: Rule, ip: string, principal: Principal | null): string | null =>
+  rule.key === 'ip' ? ip : principal && keyValue(rule.key, principal);

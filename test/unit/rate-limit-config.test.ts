@@ -5,6 +5,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { CallerKeyMemo, compileRules } from '../../src/ratelimit/rules.ts';
+import type { Principal } from '../../src/auth/principal.ts';
 
 const load = (flags: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env, flags, cwd: '/nonexistent' });
 async function failure(rateLimits: unknown): Promise<string> {
@@ -60,5 +62,38 @@ describe('rateLimits configuration', () => {
   test('a bad fallback setting names its key', async () => {
     const err = await load({ 'rateLimitFallback.instances': 0 }).then(() => undefined, (e: unknown) => e as Error);
     expect(err?.message).toMatch(/rateLimitFallback\.instances = 0.*expected an integer from 1/);
+  });
+});
+
+describe('store keys of callers (CallerKeyMemo)', () => {
+  const rules = compileRules([
+    { name: 'per-ip', key: 'ip', limit: 10, window: 1000 },
+    { name: 'per-key', key: 'apiKey', limit: 10, window: 1000 },
+    { name: 'per-role', key: 'role', limit: 10, window: 1000 },
+  ], 'p:');
+  const anon: Principal = { kind: 'anonymous', role: 'anon', claims: {}, id: null, tier: null };
+  const key = (id: string): Principal => ({ kind: 'apiKey', role: 'reader', claims: { sub: 'u1' }, id, tier: null });
+
+  test('a caller gets the keys of the rules that apply to it, the same object each time; another caller other keys', () => {
+    const memo = new CallerKeyMemo();
+    const a = memo.of(rules, '10.0.0.1', anon);
+    expect(a).toEqual({ keys: ['p:rl:per-ip:10.0.0.1', 'p:rl:per-role:anon'], rules: [rules[0], rules[2]], id: 'p:rl:per-ip:10.0.0.1\np:rl:per-role:anon' });
+    expect(memo.of(rules, '10.0.0.1', { ...anon })).toBe(a);
+    expect(memo.of(rules, '10.0.0.2', anon)!.keys).toEqual(['p:rl:per-ip:10.0.0.2', 'p:rl:per-role:anon']);
+    expect(memo.of(rules, '10.0.0.1', key('k1'))!.keys).toEqual(['p:rl:per-ip:10.0.0.1', 'p:rl:per-key:k1', 'p:rl:per-role:reader']);
+    expect(memo.of(rules, '10.0.0.1', key('k2'))!.id).toBe('p:rl:per-ip:10.0.0.1\np:rl:per-key:k2\np:rl:per-role:reader');
+    // The address alone (credentials not checked yet): the ip rule only; no rule at all: null.
+    expect(memo.of(rules, '10.0.0.1', null)).toEqual({ keys: ['p:rl:per-ip:10.0.0.1'], rules: [rules[0]], id: 'p:rl:per-ip:10.0.0.1' });
+    expect(memo.of([rules[1]!], '10.0.0.1', anon)).toBeNull();
+    expect(memo.of([], '10.0.0.1', anon)).toBeNull();
+  });
+
+  test('bounded: past its size every caller is forgotten, and the keys are built again, equal', () => {
+    const memo = new CallerKeyMemo(100);
+    const first = memo.of(rules, '10.0.0.1', anon);
+    for (let i = 2; i <= 150; i++) memo.of(rules, `10.0.0.${i}`, anon);
+    const again = memo.of(rules, '10.0.0.1', anon);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
   });
 });
