@@ -178,6 +178,15 @@ async function scriptCallsOn(redis: Redis): Promise<number> {
  * these stores and nothing else — with `count` stores on it (clock `now`) and a client for
  * reading it; closes them and stops that Redis afterwards, whatever happened.
  */
+/** A Redis log's entries, newest first: `stamp:weight:total`, as [stamp, weight, total]. */
+async function entriesOf(redis: Redis, key: string): Promise<number[][]> {
+  return (await redis.lrange(key, 0, -1)).map((e) => e.split(':').map(Number));
+}
+/** The requests and leased slots a Redis log holds (the sum of its entries' weights). */
+async function slotsIn(redis: Redis, key: string): Promise<number> {
+  return (await entriesOf(redis, key)).reduce((sum, [, weight]) => sum + weight!, 0);
+}
+
 async function onPrivateRedis(count: number, now: () => number, body: (on: { stores: RedisLimitStore[]; stats: Redis; scriptCalls: () => Promise<number> }) => Promise<void>): Promise<void> {
   const own = await PrivateRedis.start();
   const stores = Array.from({ length: count }, () => new RedisLimitStore({ url: own.url, now }));
@@ -212,7 +221,8 @@ describe.runIf(withRedis)('Redis store only', () => {
     expect(d).toMatchObject({ admitted: true, remaining: 2, limit: 3, resetMs: 2_000 });
     const [[seconds, micros], stored, ttl] = await Promise.all([client.time(), client.lindex(key, 0), client.pttl(key)]);
     const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    expect(Math.abs(serverNow - Number(stored))).toBeLessThan(1_000);
+    expect(stored).toMatch(/^\d{15}:1:1$/);
+    expect(Math.abs(serverNow - Number(stored!.split(':')[0]))).toBeLessThan(1_000);
     expect(ttl).toBeGreaterThan(1_000);
     expect(ttl).toBeLessThanOrEqual(2_000);
   });
@@ -251,7 +261,7 @@ describe.runIf(withRedis)('Redis store only', () => {
       expect(dx[5]).toMatchObject({ admitted: false, remaining: 0, resetMs: 60_000 });
       expect(dx[5]!.rule.name).toBe('a');
       expect(dy.map((d) => [d.admitted, d.remaining])).toEqual([[true, 7], [true, 6], [true, 5]]);
-      expect(await stats.llen(b!.keyPrefix + 'x')).toBe(5);
+      expect(await slotsIn(stats, b!.keyPrefix + 'x')).toBe(5);
     });
   });
 
@@ -265,14 +275,14 @@ describe.runIf(withRedis)('Redis store only', () => {
     await Promise.all(Array.from({ length: 150 }, () => store.decide([key], [r!])));
     time += 500;
     await Promise.all(Array.from({ length: 50 }, () => store.decide([key], [r!])));
-    expect(await client.llen(key)).toBe(200);
+    expect(await slotsIn(client, key)).toBe(200);
     time += 501; // the first 150 left the window, the 50 of t+500 did not
     const d = await store.decide([key], [r!]);
     expect(d).toMatchObject({ admitted: true, remaining: 300 - 50 - 1, resetMs: 499 });
-    expect(await client.llen(key)).toBe(51);
+    expect(await slotsIn(client, key)).toBe(51);
     time += 1_000; // all gone
     expect(await store.decide([key], [r!])).toMatchObject({ admitted: true, remaining: 299, resetMs: 1_000 });
-    expect(await client.llen(key)).toBe(1);
+    expect(await slotsIn(client, key)).toBe(1);
   });
 
   test('interleaved callers in one call keep their own counts and their arrival order', async () => {
@@ -295,7 +305,7 @@ describe.runIf(withRedis)('Redis store only', () => {
     const decisions = await Promise.all(Array.from({ length: 150 }, () => store.decide([r!.keyPrefix + 'z'], [r!])));
     expect(decisions.filter((d) => d.admitted)).toHaveLength(100);
     expect(decisions.slice(0, 100).every((d) => d.admitted)).toBe(true);
-    expect(await client.llen(r!.keyPrefix + 'z')).toBe(100);
+    expect(await slotsIn(client, r!.keyPrefix + 'z')).toBe(100);
   });
 
   test.runIf(redisServerAvailable())('far from its limit a busy caller is admitted from leased slots: few script calls, every request admitted, remaining counting down by one', async () => {
@@ -313,10 +323,55 @@ describe.runIf(withRedis)('Redis store only', () => {
       const remaining = decisions.map((d) => d.remaining);
       expect(remaining).toEqual(remaining.map((_, i) => 100_000 - 1 - i));
       // Every admitted request and every slot still leased is in the log; the slots at the end of the period.
-      const log = (await stats.lrange(key, 0, -1)).map(Number);
-      expect(log.length).toBeGreaterThanOrEqual(2000);
-      expect(log.filter((t) => t > 3_000_000).length).toBeGreaterThan(0);
-      expect(Math.max(...log)).toBe(3_000_000 + 1_000);
+      const log = await entriesOf(stats, key);
+      expect(await slotsIn(stats, key)).toBeGreaterThanOrEqual(2000);
+      expect(log.filter(([t]) => t! > 3_000_000).length).toBeGreaterThan(0);
+      expect(Math.max(...log.map(([t]) => t!))).toBe(3_000_000 + 1_000);
+      // One entry per script call and stamp, not one per request or slot; the totals add up.
+      expect(log.length).toBeLessThanOrEqual(2 * calls);
+      expect(log[0]![2]).toBe(await slotsIn(stats, key));
+    });
+  });
+
+  test.runIf(redisServerAvailable())('a steady caller asks for its next lease before the slots run out: once leasing, no request waits for Redis, and remaining still counts down by one', async () => {
+    let time = 8_000_000;
+    await onPrivateRedis(1, () => time, async ({ stores: [store], stats, scriptCalls }) => {
+      // Two limits, so that the lease is the tighter of both; the lease period is 100 ms.
+      const [ip, role] = compileRules([{ name: 'ip', key: 'ip', limit: 50_000, window: 1_000 }, { name: 'role', key: 'role', limit: 40_000, window: 1_000 }], uniquePrefix());
+      const keys = [ip!.keyPrefix + 'x', role!.keyPrefix + 'anon'];
+      const remaining: number[] = [];
+      let waited = 0;
+      const before = await scriptCalls();
+      // 60 turns of the event loop 4 ms apart, 40 requests each: about what one lease period holds.
+      for (let turn = 0; turn < 60; turn++) {
+        time += 4;
+        const pending = Array.from({ length: 40 }, () => new Promise<Decision>((resolve, reject) => {
+          let sync = true;
+          store!.decideWith(keys, [ip!, role!], (err, d) => {
+            if (err) return reject(err);
+            if (!sync && turn >= 2) waited++;
+            resolve(d!);
+          });
+          sync = false;
+        }));
+        for (const d of await Promise.all(pending)) {
+          expect(d.admitted).toBe(true);
+          expect(d.rule.name).toBe('role');
+          remaining.push(d.remaining);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2)); // the next lease's reply arrives between turns
+      }
+      expect(waited).toBe(0);
+      const off = remaining.map((r, i) => [i, r - (40_000 - 1 - i)]).filter(([, d]) => d !== 0);
+      expect(off.slice(0, 5)).toEqual([]);
+      expect(remaining).toEqual(remaining.map((_, i) => 40_000 - 1 - i));
+      const calls = (await scriptCalls()) - before;
+      expect(calls).toBeGreaterThan(2); // several leases, asked for ahead…
+      expect(calls).toBeLessThan(30); // …not one call per turn
+      // Every request and every slot still leased is in both logs.
+      const [a, b] = await Promise.all(keys.map((k) => slotsIn(stats, k)));
+      expect(a).toBe(b);
+      expect(a).toBeGreaterThanOrEqual(60 * 40);
     });
   });
 
@@ -364,7 +419,7 @@ describe.runIf(withRedis)('Redis store only', () => {
       if (turn > 2 && ds.every((d) => !d.admitted) && admitted >= 2_000) break;
     }
     expect(admitted).toBe(2_000);
-    expect(await client.llen(key)).toBe(2_000);
+    expect(await slotsIn(client, key)).toBe(2_000);
   });
 
   test.runIf(redisServerAvailable())('with leases, on random bursts from two instances: never more than `limit` admitted in any window-long interval', async () => {
@@ -390,6 +445,17 @@ describe.runIf(withRedis)('Redis store only', () => {
     });
   });
 
+  test('a log in the format of an earlier version (one bare stamp per request) starts afresh instead of failing the script', async () => {
+    const store = new RedisLimitStore({ url: REDIS_URL, now: () => 5_100_000 });
+    stores.push(store);
+    await store.connected();
+    const [r] = compileRules([{ name: 'old', key: 'ip', limit: 10, window: 60_000 }], uniquePrefix());
+    const key = r!.keyPrefix + 'x';
+    await client.lpush(key, '5090000', '5095000');
+    expect(await store.decide([key], [r!])).toMatchObject({ admitted: true, remaining: 9 });
+    expect(await entriesOf(client, key)).toEqual([[5_100_000, 1, 1]]);
+  });
+
   test('a log written under a higher limit is cut to the current one (a lowered limit takes effect at once)', async () => {
     const store = new RedisLimitStore({ url: REDIS_URL, now: () => 5_000_000 });
     stores.push(store);
@@ -400,6 +466,7 @@ describe.runIf(withRedis)('Redis store only', () => {
     for (let i = 0; i < 8; i++) await store.decide([high!.keyPrefix + 'x'], [high!]);
     expect(await store.decide([low!.keyPrefix + 'x'], [low!])).toMatchObject({ admitted: false, remaining: 0 });
     expect(await client.llen(low!.keyPrefix + 'x')).toBe(3);
+    expect(await slotsIn(client, low!.keyPrefix + 'x')).toBe(3);
   });
 });
 
