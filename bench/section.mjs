@@ -21,6 +21,27 @@ export function readResults(dir, cases) {
   };
 }
 
+/**
+ * Each round's ratio of the requests/s of the cases `a` to those of the cases `b` (all measured
+ * back to back in that round), with their median and quartiles: steadier than a ratio of medians
+ * on a machine whose speed drifts between rounds.
+ * @example roundRatios(results, ['hit-pk'], ['baseline-hello']).median
+ */
+export function roundRatios(results, a, b) {
+  const sum = (cases, i) => cases.reduce((t, c) => t + (results.runs[c][i]?.rps ?? NaN), 0);
+  const per = results.runs[a[0]].map((_, i) => sum(a, i) / sum(b, i)).filter((x) => Number.isFinite(x));
+  const sorted = [...per].sort((x, y) => x - y);
+  const at = (q) => {
+    if (!sorted.length) return null;
+    const i = q * (sorted.length - 1), lo = Math.floor(i), hi = Math.ceil(i);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
+  };
+  return { per, median: at(0.5), q1: at(0.25), q3: at(0.75) };
+}
+
+/** "quartiles 0.91–0.97 over 20 rounds" of {@link roundRatios}. */
+export const spread = (r) => (r.q1 === null ? 'no rounds' : `quartiles ${r.q1.toFixed(2)}–${r.q3.toFixed(2)} over ${r.per.length} rounds`);
+
 export const fmt = (n) => (n === null ? '–' : Math.round(n).toLocaleString('en-US'));
 export const ratio = (a, b) => (a !== null && b ? a / b : null);
 export const verdict = (ok) => (ok === null ? 'not measured' : ok ? '**PASS**' : '**FAIL**');
