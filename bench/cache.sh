@@ -16,13 +16,15 @@
 # access). Each gets the same warm-up (WARMUP s on its cheapest route: /hello, /health/live); A's
 # hot-key mix is run once unmeasured first, so the hot keys are in the cache (a cold cache is a
 # different figure: every first request is a miss).
-# Then ROUNDS rounds of: baseline hello, A pk-hit (GET /api/v1/orders/1 repeated), A list-hit
+# Then ROUNDS short rounds of: A pk-hit (GET /api/v1/orders/1 repeated), baseline hello, A list-hit
 # (GET /api/v1/orders?status=paid&limit=25&sort=id repeated), A hot-key mix, B pk uncached (random
-# ids). Each response of A's runs is checked once beforehand (status, X-Cache: HIT, the row asked).
-# Medians over the rounds → bench/cache-report.mjs → bench/results/<stamp>-cache/ and the section
+# ids), C hot-key mix — every other round in reverse, so that the two sides of each comparison run
+# back to back. Each response of A's runs is checked once beforehand (status, X-Cache: HIT, the row
+# asked). A figure is the median over the rounds of its ratio within the round (the machine's speed
+# drifts by tens of per cent between minutes; adjacent short runs share it) → bench/cache-report.mjs → bench/results/<stamp>-cache/ and the section
 # between `<!-- cache:start -->` and `<!-- cache:end -->` of docs/benchmarks.md.
 #
-# Environment: DURATION (s per wrk run, default 8), ROUNDS (default 3), CONNECTIONS (default 32),
+# Environment: DURATION (s per wrk run, default 3), ROUNDS (default 20), CONNECTIONS (default 32),
 # WARMUP (s, default 20), DATABASE_URL (default postgres://postgres@127.0.0.1/sluice_shop, loaded by
 # `npm run bench`), REDIS_URL (default redis://127.0.0.1:6379), PEERS_DIR (default
 # /tmp/sluice-peers), SHARED_DIR, QUIET_WAIT / QUIET_BUSY (as bench/run.sh). All traffic goes to
@@ -31,7 +33,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-DURATION=${DURATION:-8} ROUNDS=${ROUNDS:-3} CONNECTIONS=${CONNECTIONS:-32} WARMUP=${WARMUP:-20}
+DURATION=${DURATION:-3} ROUNDS=${ROUNDS:-20} CONNECTIONS=${CONNECTIONS:-32} WARMUP=${WARMUP:-20}
 DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1/sluice_shop}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 export PEERS_DIR=${PEERS_DIR:-/tmp/sluice-peers}
@@ -97,7 +99,8 @@ declare -A CASE=(
   [uncached-pk]="http://127.0.0.1:$PORT_B/api/v1/orders/%d"
 )
 declare -A SCRIPT=([hot-mix]="$out/hot.lua" [hot-mix-admit]="$out/hot.lua" [uncached-pk]="$out/random.lua")
-order="baseline-hello hit-pk hit-list hot-mix hot-mix-admit uncached-pk"
+order="hit-pk baseline-hello hit-list hot-mix uncached-pk hot-mix-admit"
+reversed="hot-mix-admit uncached-pk hot-mix hit-list baseline-hello hit-pk"
 
 # --- correctness: what the measured runs will get --------------------------------------------------
 check() { # NAME URL EXPECT_JQ
@@ -124,11 +127,12 @@ kv warmup_hot_mix_admit "$(awk '/Requests\/sec/{print $2}' "$out/warmup-hot-mix-
 
 # --- measured rounds -------------------------------------------------------------------------------
 for r in $(seq 1 "$ROUNDS"); do
-  for c in $order; do
+  turn=$order; [ $((r % 2)) -eq 0 ] && turn=$reversed
+  for c in $turn; do
     log "wrk $c round $r"
     args=(-t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency)
     [ -n "${SCRIPT[$c]:-}" ] && args+=(-s "${SCRIPT[$c]}")
-    wrk "${args[@]}" "${CASE[$c]}" > "$out/$c-r$r.txt" 2>&1 || true
+    wrk "${args[@]}" "${CASE[$c]}" > "$out/$c-r$(printf %02d "$r").txt" 2>&1 || true
   done
 done
 for c in $order; do echo "${CASE[$c]}" > "$out/$c.url"; done
