@@ -82,15 +82,23 @@ export function rateLimits(app: FastifyInstance, engine: Engine): void {
 }
 
 function limitHook(engine: Engine, limiter: RateLimiter, table: RuleTable): onRequestHookHandler {
-  /** Decides `rules` for `principal` (or the address alone); calls `next` with the decision. */
   const callers = new CallerKeyMemo();
-  /** Decides `rules` for `principal` (or the address alone); calls `next` with the decision. */
+  /**
+   * Decides `rules` for `principal` (or the address alone); calls `next` with the decision, or
+   * `fail` when deciding threw — never both: an error thrown by `next` itself (the rest of the
+   * request, run at once when a leased slot decides) is not the limiter's to report.
+   */
   const decide = (request: FastifyRequest, rules: readonly Rule[], principal: Principal | null, next: (d: Decision | null) => void, fail: (err: Error) => void) => {
     const caller = callers.of(rules, request.ip, principal);
     if (!caller) return next(null);
+    let decided = false;
     try {
-      limiter.decideWith(caller.keys, caller.rules, next, caller.id);
+      limiter.decideWith(caller.keys, caller.rules, (d) => {
+        decided = true;
+        next(d);
+      }, caller.id);
     } catch (err) {
+      if (decided) throw err;
       fail(err as Error);
     }
   };

@@ -53,8 +53,8 @@ local chunk = math.max(4, math.min(64, tonumber(ARGV[4 + 2 * m]) + 2))
 for j = 1, m do
   limits[j], windows[j] = tonumber(ARGV[1 + 2 * j]), tonumber(ARGV[2 + 2 * j])
 end
--- An entry of a log: 'stamp:weight:total' — weight requests (or leased slots) at stamp (ms,
--- 15 digits with leading zeros, so that entries compare as strings) and total, the weights
+-- An entry of a log: 'stamp:weight:total' — weight requests (or leased slots) at stamp (ms, 15
+-- digits with leading zeros: an entry's first 15 characters are its stamp) and total, the weights
 -- pushed to this log so far, this entry's included: the slots in the window are the newest
 -- entry's total minus the total before the oldest entry in the window. One entry per call and
 -- stamp, however many requests or slots it holds.
@@ -70,9 +70,7 @@ local state, touched = {}, {}
 local function open(key, limit, window)
   local s = state[key]
   if s then return s end
-  -- An entry at or before the edge has left the window: ';' sorts after ':', so an entry stamped
-  -- at the edge itself sorts before it.
-  local edge = string.format('%015d;', math.max(0, now - window))
+  local edge = now - window
   local len = redis.call('LLEN', key)
   if len > limit then
     redis.call('LTRIM', key, 0, limit - 1)
@@ -93,7 +91,7 @@ local function open(key, limit, window)
   -- as it gains), oldest last: those that left the window go in one LTRIM. After a quiet spell
   -- more may have left: then twice as many at each step, and a log whose newest entry left is
   -- dropped whole.
-  if len > chunk and newest <= now - window then
+  if len > chunk and newest <= edge then
     redis.call('DEL', key)
     len = 0
     newest, total = nil, 0
@@ -106,7 +104,7 @@ local function open(key, limit, window)
     local n = #tail
     local expired = 0
     for j = n, 1, -1 do
-      if tail[j] > edge then break end
+      if tonumber(string.sub(tail[j], 1, 15)) > edge then break end
       expired = expired + 1
     end
     if expired >= len then
@@ -479,7 +477,13 @@ export class RedisLimitStore implements LimitStore {
         const lease = g.lease;
         if (!lease) continue;
         lease.asking = false;
-        if (granted <= 0) continue;
+        if (granted <= 0) {
+          // Too few free slots to lease: no more asking ahead until these slots are used (the
+          // requests after them are decided in Redis one by one, and ask again).
+          lease.lowWater = -1;
+          lease.refreshAt = Infinity;
+          continue;
+        }
         // The slots are stamped at the end of the period on Redis's clock, counted from after this
         // call was sent: used until 90 % of it on this instance's clock, they are never late. Slots
         // still held from the lease before are used first, until their own (earlier) end.

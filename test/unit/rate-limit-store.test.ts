@@ -375,6 +375,29 @@ describe.runIf(withRedis)('Redis store only', () => {
     });
   });
 
+  test.runIf(redisServerAvailable())('a lease holder whose next lease is refused (too few free slots) stops asking ahead until its slots are used', async () => {
+    const time = 9_000_000;
+    await onPrivateRedis(2, () => time, async ({ stores: [a, b], scriptCalls }) => {
+      const [r] = compileRules([{ name: 'near', key: 'ip', limit: 4_000, window: 10_000 }], uniquePrefix());
+      const key = r!.keyPrefix + 'x';
+      const turn = async (store: RedisLimitStore, n: number) => (await Promise.all(Array.from({ length: n }, () => store.decide([key], [r!])))).filter((d) => d.admitted).length;
+      expect(await turn(a!, 200)).toBe(200); // a is granted a lease with these
+      while ((await turn(b!, 200)) > 0); // b takes every slot left: no lease can be granted any more
+      const before = await scriptCalls();
+      let admitted = 0;
+      for (let i = 0; i < 40; i++) {
+        admitted += await turn(a!, 20);
+        await new Promise((resolve) => setTimeout(resolve, 2)); // an ask's reply arrives between turns
+      }
+      const calls = (await scriptCalls()) - before;
+      expect(admitted).toBeGreaterThan(100); // a used its leased slots…
+      expect(admitted).toBeLessThan(800); // …and no more
+      // One refused ask ahead, then the requests past the lease each turn: not one ask per turn on top.
+      const turnsPastLease = 40 - Math.floor(admitted / 20);
+      expect(calls).toBeLessThanOrEqual(turnsPastLease + 2);
+    });
+  });
+
   test('a slot used late in its lease period still counts until a window after that (no interval holds more than the limit)', async () => {
     const t0 = 6_600_000;
     let time = t0;
