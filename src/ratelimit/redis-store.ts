@@ -16,12 +16,12 @@
  * caller's requests do not wait for Redis between leases. Every leased slot counts against the
  * limit on every instance from the moment it is granted and until a full window after the latest
  * moment it may be used, so no window-long interval ever holds more than `limit` admitted
- * requests; a slot left unused only makes the limit stricter for a while. Near the limit (fewer free slots than
- * the floor) every request is decided in Redis, exactly as without leases.
+ * requests; a slot left unused only makes the limit stricter for a while. Near the limit (fewer
+ * free slots than the floor) every request is decided in Redis, exactly as without leases.
  */
 import { Redis } from 'ioredis';
 import type { Decision, LimitStore } from './store.ts';
-import type { Rule } from './rules.ts';
+import { callerId, type Rule } from './rules.ts';
 
 /**
  * Decides a batch of requests in order, each as if alone (a key several requests share is read
@@ -376,7 +376,7 @@ export class RedisLimitStore implements LimitStore {
    * {@link decide} with a callback: no promise per request on the hot path. A request of a caller
    * holding leased slots is decided at once, without Redis.
    */
-  decideWith(keys: readonly string[], rules: readonly Rule[], done: Decided, id = keys.length === 1 ? keys[0]! : keys.join('\n')): void {
+  decideWith(keys: readonly string[], rules: readonly Rule[], done: Decided, id = callerId(keys)): void {
     const now = this.clock();
     let lease = this.leases.get(id);
     if (lease) {

@@ -106,6 +106,9 @@ export interface CallerKeys {
   readonly id: string;
 }
 
+/** {@link CallerKeys.id} of `keys`. @example callerId(['p:rl:ip:1', 'p:rl:role:anon']) === 'p:rl:ip:1\np:rl:role:anon' */
+export const callerId = (keys: readonly string[]): string => (keys.length === 1 ? keys[0]! : keys.join('\n'));
+
 /** Map levels of {@link CallerKeyMemo}: one per rule, keyed by the caller's value for it (null: the rule does not apply). */
 type Level = Map<string | null, Level | CallerKeys | null>;
 
@@ -153,7 +156,7 @@ export class CallerKeyMemo {
       keys.push(rule.keyPrefix + v);
       chosen.push(rule);
     }
-    const caller = keys.length ? Object.freeze({ keys, rules: chosen, id: keys.length === 1 ? keys[0]! : keys.join('\n') }) : null;
+    const caller = keys.length ? Object.freeze({ keys, rules: chosen, id: callerId(keys) }) : null;
     level.set(value, caller);
     this.size++;
     return caller;
