@@ -13,13 +13,15 @@
 # Processes: the baseline of ../shared/bench (installed by peers.sh), Sluice A with the response
 # cache on and Redis (`cache: { ttl: 10m }`, `redis.url`, as a scaled-out deployment runs it) and
 # Sluice B with no cache, Sluice C as A with `cache.minUses: 2`; all as bench/run.sh starts Sluice (node flags, pool 16, anonymous full
-# access). Each gets the same warm-up (WARMUP s on its cheapest route: /hello, /health/live); A's
+# access). And bench/bytes-server.mjs: node:http answering with the very bytes of A's pk hit and
+# doing nothing else — the floor of a hit's cost in Node, which bounds what the hot-key mix can
+# reach. Each gets the same warm-up (WARMUP s on its cheapest route: /hello, /, /health/live); A's
 # hot-key mix is run once unmeasured first, so the hot keys are in the cache (a cold cache is a
 # different figure: every first request is a miss).
 # Then ROUNDS short rounds of: A pk-hit (GET /api/v1/orders/1 repeated), baseline hello, A list-hit
 # (GET /api/v1/orders?status=paid&limit=25&sort=id repeated), A hot-key mix, B pk uncached (random
-# ids), C hot-key mix — every other round in reverse, so that the two sides of each comparison run
-# back to back. Each response of A's runs is checked once beforehand (status, X-Cache: HIT, the row
+# ids), C hot-key mix, the bytes server — every other round in reverse, so that the two sides of
+# each comparison run back to back. Each response of A's runs is checked once beforehand (status, X-Cache: HIT, the row
 # asked). A figure is the median over the rounds of its ratio within the round (the machine's speed
 # drifts by tens of per cent between minutes; adjacent short runs share it) → bench/cache-report.mjs → bench/results/<stamp>-cache/ and the section
 # between `<!-- cache:start -->` and `<!-- cache:end -->` of docs/benchmarks.md.
@@ -39,9 +41,9 @@ REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 export PEERS_DIR=${PEERS_DIR:-/tmp/sluice-peers}
 QUIET_WAIT=${QUIET_WAIT:-300} QUIET_BUSY=${QUIET_BUSY:-20}
 NODE=node_modules/.bin/node
-PORT_BASE=3100 PORT_A=3400 PORT_B=3401 PORT_C=3402
+PORT_BASE=3100 PORT_A=3400 PORT_B=3401 PORT_C=3402 PORT_BYTES=3403
 source "$repo/bench/meta.sh"
-bench_start bench:cache cache $PORT_BASE $PORT_A $PORT_B $PORT_C
+bench_start bench:cache cache $PORT_BASE $PORT_A $PORT_B $PORT_C $PORT_BYTES
 kv duration "$DURATION"; kv rounds "$ROUNDS"; kv connections "$CONNECTIONS"; kv warmup "$WARMUP"
 
 # The data set and the baseline's install (peers.sh does both when missing).
@@ -97,10 +99,11 @@ declare -A CASE=(
   [hot-mix]="$A/orders/%d"
   [hot-mix-admit]="http://127.0.0.1:$PORT_C/api/v1/orders/%d"
   [uncached-pk]="http://127.0.0.1:$PORT_B/api/v1/orders/%d"
+  [node-bytes]="http://127.0.0.1:$PORT_BYTES/"
 )
 declare -A SCRIPT=([hot-mix]="$out/hot.lua" [hot-mix-admit]="$out/hot.lua" [uncached-pk]="$out/random.lua")
-order="hit-pk baseline-hello hit-list hot-mix uncached-pk hot-mix-admit"
-reversed="hot-mix-admit uncached-pk hot-mix hit-list baseline-hello hit-pk"
+order="hit-pk baseline-hello hit-list hot-mix uncached-pk hot-mix-admit node-bytes"
+reversed="node-bytes hot-mix-admit uncached-pk hot-mix hit-list baseline-hello hit-pk"
 
 # --- correctness: what the measured runs will get --------------------------------------------------
 check() { # NAME URL EXPECT_JQ
@@ -112,11 +115,18 @@ curl -s -o /dev/null "$A/orders/1"; curl -s -o /dev/null "$A/orders?status=paid&
 check hit-pk "$A/orders/1" '.data.id == 1'
 check hit-list "$A/orders?status=paid&limit=25&sort=id" '(.data | length) == 25 and all(.data[]; .status == "paid")'
 
+# The floor of a hit's cost: node:http sending the pk hit's response just checked, doing nothing else.
+PORT=$PORT_BYTES "$NODE" bench/bytes-server.mjs "$out/check-hit-pk.headers" "$out/check-hit-pk.body" >"$out/bytes.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 40); do curl -sf -o /dev/null "http://127.0.0.1:$PORT_BYTES/" && break; sleep 0.25; done
+cmp -s <(curl -s "http://127.0.0.1:$PORT_BYTES/") "$out/check-hit-pk.body" || { log "the bytes server does not answer with the hit's body"; exit 1; }
+
 # --- warm-up (not recorded) ----------------------------------------------------------------------
 source "$repo/bench/quiet.sh"
 wait_quiet cache
-log "warm-up: $WARMUP s each on /hello (baseline) and /health/live (Sluice A, B, C); then the hot-key mix on A and C"
+log "warm-up: $WARMUP s each on /hello (baseline), the bytes server and /health/live (Sluice A, B, C); then the hot-key mix on A and C"
 wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$PORT_BASE/hello" >/dev/null 2>&1
+wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$PORT_BYTES/" >/dev/null 2>&1
 wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$PORT_A/health/live" >/dev/null 2>&1
 wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$PORT_B/health/live" >/dev/null 2>&1
 wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "http://127.0.0.1:$PORT_C/health/live" >/dev/null 2>&1
