@@ -26,6 +26,35 @@ describe.runIf(onPostgres)('pipelined PostgreSQL connections', () => {
   };
   const pids = (rows: Array<readonly unknown[]>) => new Set(rows.map((r) => r[1]));
   const execSqlRows = (sql: string) => execSql(url, sql);
+  /**
+   * Sends three statements that wait on an advisory lock the test holds, each once the one before
+   * has waited on its backend (seen in pg_stat_activity) for longer than SLOW_MS, then lets all
+   * three finish at once. Neither a connection's opening (tens of ms on a loaded machine) nor the
+   * time a statement takes changes what the pool sees: three statements running past SLOW_MS.
+   */
+  const threeBlocked = async (send: (text: string) => Promise<ReadonlyArray<readonly unknown[]>>) => {
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('select pg_advisory_lock(4242)');
+      const blocked = [];
+      for (let i = 1; i <= 3; i++) {
+        const text = `select pg_backend_pid(), pg_advisory_xact_lock_shared(4242) /* ${i} */`;
+        blocked.push(send(text));
+        const until = Date.now() + 2000;
+        while (Date.now() < until) {
+          const { rows } = await holder.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and state = 'active' and query = $1`, [text]);
+          if (rows[0].n > 0) break;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        await new Promise((r) => setTimeout(r, SLOW_MS + 20));
+      }
+      await holder.query('select pg_advisory_unlock(4242)');
+      return await Promise.all(blocked);
+    } finally {
+      await holder.end();
+    }
+  };
 
   beforeAll(async () => {
     url = await postgresEmpty();
@@ -51,12 +80,8 @@ describe.runIf(onPostgres)('pipelined PostgreSQL connections', () => {
   it('packs statements onto the oldest open connection, so that the others can fall idle', async () => {
     const db = database({ max: 3 });
     // Three connections: each slow statement finds the ones before it busy for a while.
-    const slow = [];
-    for (let i = 0; i < 3; i++) {
-      slow.push(db.query('select pg_backend_pid(), pg_sleep(0.3)', []));
-      await new Promise((r) => setTimeout(r, SLOW_MS + 20));
-    }
-    const slowPids = new Set((await Promise.all(slow)).map((r) => r[0]![0]));
+    const slow = await threeBlocked((text) => db.query(text, []));
+    const slowPids = new Set(slow.map((r) => r[0]![0]));
     expect(slowPids.size).toBe(3);
     expect(db.poolStats()).toMatchObject({ total: 3, idle: 3 });
     const rows = await Promise.all(Array.from({ length: 8 }, (_, i) => db.query('select $1::int, pg_backend_pid()', [i]).then((r) => r[0]!)));
@@ -64,17 +89,11 @@ describe.runIf(onPostgres)('pipelined PostgreSQL connections', () => {
   });
 
   it('closes connections left unused for idleTimeout', async () => {
-    // The first connection is idle from ~200 ms (its query done) while the third still works until
-    // ~340 ms: the idle timeout leaves room to count all three under a loaded machine.
+    // The three statements end together: all three connections are idle from the same moment.
     const pool = new PipelinePool({ client: { connectionString: url, application_name: 'sluice-idle-test' }, max: 3, depth: 8, acquireTimeout: 2000, idleTimeout: 400 });
-    const count = async () => Number((await execSqlRows(`select count(*) from pg_stat_activity where application_name = 'sluice-idle-test'`))[0]!.count);
+    const count = async () => Number((await execSqlRows(`select count(*) from pg_stat_activity where application_name = 'sluice-idle-test' and datname = current_database()`))[0]!.count);
     try {
-      const slow = [];
-      for (let i = 0; i < 3; i++) {
-        slow.push(pool.query({ text: 'select pg_sleep(0.2)' }, []));
-        await new Promise((r) => setTimeout(r, SLOW_MS + 20));
-      }
-      await Promise.all(slow);
+      await threeBlocked((text) => pool.query({ text }, []));
       expect(pool.stats().total).toBe(3);
       expect(await count()).toBe(3);
       await new Promise((r) => setTimeout(r, 900));
