@@ -136,16 +136,7 @@ kv warmup_hot_mix "$(awk '/Requests\/sec/{print $2}' "$out/warmup-hot-mix.txt") 
 kv warmup_hot_mix_admit "$(awk '/Requests\/sec/{print $2}' "$out/warmup-hot-mix-admit.txt") req/s"
 
 # --- measured rounds -------------------------------------------------------------------------------
-for r in $(seq 1 "$ROUNDS"); do
-  turn=$order; [ $((r % 2)) -eq 0 ] && turn=$reversed
-  for c in $turn; do
-    log "wrk $c round $r"
-    args=(-t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency)
-    [ -n "${SCRIPT[$c]:-}" ] && args+=(-s "${SCRIPT[$c]}")
-    wrk "${args[@]}" "${CASE[$c]}" > "$out/$c-r$(printf %02d "$r").txt" 2>&1 || true
-  done
-done
-for c in $order; do echo "${CASE[$c]}" > "$out/$c.url"; done
+measure_rounds "$order" "$reversed"
 redis-cli -u "$REDIS_URL" --scan --pattern "${prefix}*" | head -1 > "$out/redis-sample.txt" || true
 kv redis_keys "$(redis-cli -u "$REDIS_URL" --scan --pattern "${prefix}*" | wc -l)"
 cleanup; pids=()

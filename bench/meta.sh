@@ -1,4 +1,5 @@
-# Sourced by the benchmark scripts (bench/run.sh, auth.sh, cache.sh, ops.sh): what a run was measured on.
+# Sourced by the benchmark scripts (bench/run.sh, auth.sh, cache.sh, ops.sh): what a run was measured on,
+# and (cache.sh, ops.sh) how their paired rounds are run.
 # record_machine: the date, the commit (with "-dirty" and the paths when the tree has changes
 # besides docs/benchmarks.md), the machine and Node. Needs NODE and the caller's kv function.
 record_machine() {
@@ -50,4 +51,22 @@ bench_start() {
   log "results in ${out#"$repo"/}"
   npm run build >"$out/build.log" 2>&1 || { tail -20 "$out/build.log" >&2; exit 1; }
   record_machine
+}
+
+# measure_rounds ORDER REVERSED: the measured rounds of bench/cache.sh and bench/ops.sh — ROUNDS
+# rounds of one wrk run (DURATION s, CONNECTIONS connections) per case, the cases of odd rounds in
+# ORDER and of even ones in REVERSED, so that the two sides of a comparison run back to back and
+# swap places; each run's output in $out/<case>-rNN.txt, each case's URL in $out/<case>.url. Reads
+# the caller's CASE (URL per case) and SCRIPT (wrk Lua script per case, optional) arrays.
+measure_rounds() {
+  local order=$1 reversed=$2 r c turn args
+  for r in $(seq 1 "$ROUNDS"); do
+    turn=$order; [ $((r % 2)) -eq 0 ] && turn=$reversed
+    for c in $turn; do
+      log "wrk $c round $r"
+      args=(-t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency); [ -n "${SCRIPT[$c]:-}" ] && args+=(-s "${SCRIPT[$c]}")
+      wrk "${args[@]}" "${CASE[$c]}" > "$out/$c-r$(printf %02d "$r").txt" 2>&1 || true
+    done
+  done
+  for c in $order; do echo "${CASE[$c]}" > "$out/$c.url"; done
 }

@@ -106,15 +106,7 @@ done
 # round, …: the report takes each comparison's ratio within its round, so that a machine that
 # speeds up or slows down meanwhile treats both sides alike.
 reversed="pk-redis-limits pk-nolimits pk-nolimits-twin pk-redis-limits-twin hit-2-workers hit-1-worker"
-for r in $(seq 1 "$ROUNDS"); do
-  turn=$order; [ $((r % 2)) -eq 0 ] && turn=$reversed
-  for c in $turn; do
-    log "wrk $c round $r"
-    args=(-t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency); [ -n "${SCRIPT[$c]:-}" ] && args+=(-s "${SCRIPT[$c]}")
-    wrk "${args[@]}" "${CASE[$c]}" > "$out/$c-r$(printf %02d "$r").txt" 2>&1 || true
-  done
-done
-for c in $order; do echo "${CASE[$c]}" > "$out/$c.url"; done
+measure_rounds "$order" "$reversed"
 redis-cli -u "$REDIS_URL" info commandstats | grep -E 'cmdstat_(evalsha|eval):' > "$out/redis-commandstats.txt" || true
 cleanup; pids=()
 redis-cli -u "$REDIS_URL" --scan --pattern "${prefix}*" | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null || true

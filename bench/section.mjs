@@ -43,7 +43,6 @@ export function roundRatios(results, a, b) {
 export const spread = (r) => (r.q1 === null ? 'no rounds' : `quartiles ${r.q1.toFixed(2)}–${r.q3.toFixed(2)} over ${r.per.length} rounds`);
 
 export const fmt = (n) => (n === null ? '–' : Math.round(n).toLocaleString('en-US'));
-export const ratio = (a, b) => (a !== null && b ? a / b : null);
 export const verdict = (ok) => (ok === null ? 'not measured' : ok ? '**PASS**' : '**FAIL**');
 export const table = (head, body) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
