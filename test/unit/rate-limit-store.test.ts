@@ -173,11 +173,6 @@ async function scriptCallsOn(redis: Redis): Promise<number> {
   return [...info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
-/**
- * Runs `body` against a Redis of its own — its command statistics count the script calls of
- * these stores and nothing else — with `count` stores on it (clock `now`) and a client for
- * reading it; closes them and stops that Redis afterwards, whatever happened.
- */
 /** A Redis log's entries, newest first: `stamp:weight:total`, as [stamp, weight, total]. */
 async function entriesOf(redis: Redis, key: string): Promise<number[][]> {
   return (await redis.lrange(key, 0, -1)).map((e) => e.split(':').map(Number));
@@ -187,6 +182,11 @@ async function slotsIn(redis: Redis, key: string): Promise<number> {
   return (await entriesOf(redis, key)).reduce((sum, [, weight]) => sum + weight!, 0);
 }
 
+/**
+ * Runs `body` against a Redis of its own — its command statistics count the script calls of
+ * these stores and nothing else — with `count` stores on it (clock `now`) and a client for
+ * reading it; closes them and stops that Redis afterwards, whatever happened.
+ */
 async function onPrivateRedis(count: number, now: () => number, body: (on: { stores: RedisLimitStore[]; stats: Redis; scriptCalls: () => Promise<number> }) => Promise<void>): Promise<void> {
   const own = await PrivateRedis.start();
   const stores = Array.from({ length: count }, () => new RedisLimitStore({ url: own.url, now }));
